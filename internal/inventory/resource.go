@@ -1,0 +1,240 @@
+package inventory
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Resource is one cloud or cluster object in normalized form. Type-specific
+// settings live in Attrs, shaped by the schema of Type; the provider's own
+// attributes are kept whole in Native so nothing the source knew is lost.
+type Resource struct {
+	Provider     string            `json:"provider"`
+	Account      string            `json:"account,omitempty"`
+	Region       string            `json:"region,omitempty"`
+	Jurisdiction Jurisdiction      `json:"jurisdiction"`
+	Type         string            `json:"type"`
+	NativeType   string            `json:"native_type"`
+	ID           string            `json:"id"`
+	Address      string            `json:"address,omitempty"`
+	Name         string            `json:"name,omitempty"`
+	Tags         map[string]string `json:"tags,omitempty"`
+	// Attrs holds the normalized attributes as nested maps whose values are
+	// bool, string, int64, []any or map[string]any, as the schema declares.
+	Attrs map[string]any `json:"attributes"`
+	// Unknown lists the dotted attribute paths whose values are not known
+	// until apply. Rules that depend on them yield no verdict, never a pass or
+	// a fail.
+	Unknown []string       `json:"unknown,omitempty"`
+	Native  map[string]any `json:"native,omitempty"`
+	Source  Location       `json:"location"`
+
+	value map[string]any
+}
+
+// Location says where a resource was read from.
+type Location struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// Path is a JSON path into the file when no line is known.
+	Path string `json:"path,omitempty"`
+}
+
+// String renders the location as file:line or file#path.
+func (l Location) String() string {
+	switch {
+	case l.File == "":
+		return l.Path
+	case l.Line > 0:
+		return l.File + ":" + strconv.Itoa(l.Line)
+	case l.Path != "":
+		return l.File + "#" + l.Path
+	}
+	return l.File
+}
+
+// Set stores value at the dotted path in Attrs, creating intermediate maps.
+func (r *Resource) Set(path string, value any) {
+	if r.Attrs == nil {
+		r.Attrs = map[string]any{}
+	}
+	setPath(r.Attrs, path, value)
+}
+
+// Get returns the attribute at the dotted path.
+func (r *Resource) Get(path string) (any, bool) {
+	return getPath(r.Attrs, path)
+}
+
+// SetUnknown marks the dotted attribute path as not known before apply.
+func (r *Resource) SetUnknown(path string) {
+	for _, u := range r.Unknown {
+		if u == path {
+			return
+		}
+	}
+	r.Unknown = append(r.Unknown, path)
+}
+
+// IsUnknown reports whether path, or a parent of it, is marked unknown.
+func (r *Resource) IsUnknown(path string) bool {
+	for _, u := range r.Unknown {
+		if u == path || strings.HasPrefix(path, u+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// Value returns the object rules see as `resource`: the common fields and the
+// normalized attributes in one map. It is built once by Estate.Finalize.
+func (r *Resource) Value() map[string]any {
+	if r.value == nil {
+		r.value = r.buildValue()
+	}
+	return r.value
+}
+
+func (r *Resource) buildValue() map[string]any {
+	v := make(map[string]any, len(r.Attrs)+12)
+	for k, a := range r.Attrs {
+		v[k] = a
+	}
+	tags := make(map[string]any, len(r.Tags))
+	for k, t := range r.Tags {
+		tags[k] = t
+	}
+	native := r.Native
+	if native == nil {
+		native = map[string]any{}
+	}
+	v["provider"] = r.Provider
+	v["account"] = r.Account
+	v["region"] = r.Region
+	v["jurisdiction"] = r.Jurisdiction.value()
+	v["type"] = r.Type
+	v["native_type"] = r.NativeType
+	v["id"] = r.ID
+	v["address"] = r.Address
+	v["name"] = r.Name
+	v["tags"] = tags
+	v["native"] = native
+	return v
+}
+
+// Estate is everything one scan sees: the normalized resources, what could
+// not be modelled, and the inputs that failed to read.
+type Estate struct {
+	Resources   []*Resource   `json:"resources"`
+	Unsupported []Unsupported `json:"unsupported,omitempty"`
+	Inputs      []Input       `json:"inputs"`
+}
+
+// Unsupported is a native type hoheit does not model yet, with how often it
+// was seen. It is reported, never dropped silently.
+type Unsupported struct {
+	Provider   string   `json:"provider"`
+	NativeType string   `json:"native_type"`
+	Count      int      `json:"count"`
+	Examples   []string `json:"examples,omitempty"`
+}
+
+// Input is one file (or stdin) a scan read, with its detected kind and the
+// error that stopped it, if any.
+type Input struct {
+	Path      string `json:"path"`
+	Kind      string `json:"kind,omitempty"`
+	Resources int    `json:"resources"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Add appends resources to the estate.
+func (e *Estate) Add(rs ...*Resource) { e.Resources = append(e.Resources, rs...) }
+
+// AddUnsupported counts one resource of a type hoheit does not model.
+func (e *Estate) AddUnsupported(provider, nativeType, example string) {
+	for i := range e.Unsupported {
+		u := &e.Unsupported[i]
+		if u.Provider == provider && u.NativeType == nativeType {
+			u.Count++
+			if len(u.Examples) < 3 && example != "" {
+				u.Examples = append(u.Examples, example)
+			}
+			return
+		}
+	}
+	u := Unsupported{Provider: provider, NativeType: nativeType, Count: 1}
+	if example != "" {
+		u.Examples = []string{example}
+	}
+	e.Unsupported = append(e.Unsupported, u)
+}
+
+// Merge moves everything from other into e.
+func (e *Estate) Merge(other *Estate) {
+	e.Resources = append(e.Resources, other.Resources...)
+	for _, u := range other.Unsupported {
+		for i := 0; i < u.Count; i++ {
+			ex := ""
+			if i < len(u.Examples) {
+				ex = u.Examples[i]
+			}
+			e.AddUnsupported(u.Provider, u.NativeType, ex)
+		}
+	}
+	e.Inputs = append(e.Inputs, other.Inputs...)
+}
+
+// Finalize fills every attribute the schema declares but a source left out
+// with its zero value, looks up jurisdictions, sorts the unsupported list and
+// builds the values rules read. Call it once, after all sources have run.
+func (e *Estate) Finalize() {
+	for _, r := range e.Resources {
+		if j, ok := LookupJurisdiction(r.Provider, r.Region); ok && !r.Jurisdiction.Known {
+			r.Jurisdiction = j
+		}
+		if s, ok := Schemas[r.Type]; ok {
+			s.Fill(r.Attrs, func(m map[string]any) { r.Attrs = m })
+		}
+		r.value = r.buildValue()
+	}
+	sort.Slice(e.Unsupported, func(i, j int) bool {
+		a, b := e.Unsupported[i], e.Unsupported[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Provider+a.NativeType < b.Provider+b.NativeType
+	})
+}
+
+func setPath(m map[string]any, path string, value any) {
+	for {
+		i := strings.IndexByte(path, '.')
+		if i < 0 {
+			m[path] = value
+			return
+		}
+		next, ok := m[path[:i]].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[path[:i]] = next
+		}
+		m, path = next, path[i+1:]
+	}
+}
+
+func getPath(m map[string]any, path string) (any, bool) {
+	for {
+		i := strings.IndexByte(path, '.')
+		if i < 0 {
+			v, ok := m[path]
+			return v, ok
+		}
+		next, ok := m[path[:i]].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		m, path = next, path[i+1:]
+	}
+}

@@ -1,0 +1,5 @@
+package terraform
+
+var awsMappers = map[string]mapper{}
+
+var awsJoiners = map[string]joiner{}

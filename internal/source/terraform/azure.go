@@ -1,0 +1,5 @@
+package terraform
+
+var azureMappers = map[string]mapper{}
+
+var azureJoiners = map[string]joiner{}

@@ -1,0 +1,5 @@
+package terraform
+
+var googleMappers = map[string]mapper{}
+
+var googleJoiners = map[string]joiner{}

@@ -1,0 +1,130 @@
+package terraform
+
+import (
+	"strings"
+
+	"github.com/hoheit/hoheit/internal/inventory"
+)
+
+// native is one resource as `terraform show -json` presents it, with the
+// parts of the plan that concern it gathered in one place.
+type native struct {
+	Address string
+	Type    string // e.g. aws_s3_bucket
+	Name    string
+	// Provider is the provider's short name: aws, azurerm, google,
+	// openstack, opentelekomcloud.
+	Provider string
+	// Values are the planned (or state) attribute values.
+	Values map[string]any
+	// Unknown mirrors Values' shape with true where the value is known only
+	// after apply (the plan's change.after_unknown).
+	Unknown map[string]any
+	// Config holds the configuration's expressions for this resource:
+	// attribute -> {"references": [...]} or {"constant_value": ...}.
+	Config map[string]any
+	// Region is the region from the provider configuration, used when the
+	// resource has no region or location of its own.
+	Region   string
+	Location inventory.Location
+}
+
+// mapper turns a native resource of one type into a normalized resource. It
+// returns nil for a native resource that is only a part of another (those
+// are handled by a joiner).
+type mapper func(n *native) *inventory.Resource
+
+// joiner merges a resource that Terraform splits off (such as
+// aws_s3_bucket_versioning) onto the normalized resource it configures.
+type joiner struct {
+	// Target is the normalized type the joined resource configures.
+	Target string
+	// Ref is the attribute of the split resource that names its target
+	// (bucket, storage_account_id, ...). The reader resolves it by value,
+	// or through the configuration's references when the value is unknown.
+	Ref string
+	// Apply copies the split resource's settings onto the target.
+	Apply func(n *native, target *inventory.Resource)
+}
+
+// str returns the string at a path such as "versioning.0.enabled"; nested
+// blocks are lists in Terraform's JSON, addressed by index.
+func (n *native) str(path string) string {
+	s, _ := lookup(n.Values, path).(string)
+	return s
+}
+
+// boolean returns the bool at path, false if absent.
+func (n *native) boolean(path string) bool {
+	b, _ := lookup(n.Values, path).(bool)
+	return b
+}
+
+// number returns the number at path as int64, 0 if absent.
+func (n *native) number(path string) int64 {
+	switch v := lookup(n.Values, path).(type) {
+	case float64:
+		return int64(v)
+	case int64:
+		return v
+	case int:
+		return int64(v)
+	}
+	return 0
+}
+
+// list returns the list at path, nil if absent.
+func (n *native) list(path string) []any {
+	l, _ := lookup(n.Values, path).([]any)
+	return l
+}
+
+// has reports whether path is present and not null.
+func (n *native) has(path string) bool { return lookup(n.Values, path) != nil }
+
+// unknown reports whether the value at path (or a parent block) is known
+// only after apply.
+func (n *native) unknown(path string) bool {
+	var cur any = n.Unknown
+	for _, p := range strings.Split(path, ".") {
+		if b, ok := cur.(bool); ok {
+			return b
+		}
+		cur = step(cur, p)
+		if cur == nil {
+			return false
+		}
+	}
+	b, _ := cur.(bool)
+	return b
+}
+
+func lookup(v any, path string) any {
+	for _, p := range strings.Split(path, ".") {
+		v = step(v, p)
+		if v == nil {
+			return nil
+		}
+	}
+	return v
+}
+
+func step(v any, key string) any {
+	switch c := v.(type) {
+	case map[string]any:
+		return c[key]
+	case []any:
+		i := 0
+		for _, ch := range key {
+			if ch < '0' || ch > '9' {
+				return nil
+			}
+			i = i*10 + int(ch-'0')
+		}
+		if key == "" || i >= len(c) {
+			return nil
+		}
+		return c[i]
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+package terraform
+
+var openstackMappers = map[string]mapper{}
+
+var openstackJoiners = map[string]joiner{}
