@@ -1,0 +1,357 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/ext"
+
+	"github.com/hoheit/hoheit/internal/inventory"
+)
+
+// DefaultCostLimit bounds the work one check may do on one resource. A rule
+// over the limit yields an error result for that resource.
+const DefaultCostLimit = 1_000_000
+
+// Set is a compiled collection of rules, ready to evaluate.
+type Set struct {
+	Rules  []*Rule
+	byType map[string][]*program
+}
+
+// program is one rule compiled for one normalized type.
+type program struct {
+	rule        *Rule
+	typ         string
+	pre, check  cel.Program
+	partialPre  cel.Program
+	partial     cel.Program
+	paths       []string // attribute paths the precondition and check read
+	prePaths    []string
+	checkPaths  []string
+	hasPrecheck bool
+}
+
+// CompileError is one rule that failed to compile, with where it is written.
+type CompileError struct {
+	Rule string
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *CompileError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if loc != "" {
+		loc += ": "
+	}
+	return fmt.Sprintf("%srule %s: %s", loc, e.Rule, e.Msg)
+}
+
+// Compiler builds CEL programs against the normalized model. One compiler
+// holds one environment per normalized type; it is safe to reuse.
+type Compiler struct {
+	envs      map[string]*cel.Env
+	costLimit uint64
+}
+
+// NewCompiler prepares the CEL environments for every normalized type.
+func NewCompiler(costLimit uint64) (*Compiler, error) {
+	if costLimit == 0 {
+		costLimit = DefaultCostLimit
+	}
+	c := &Compiler{envs: map[string]*cel.Env{}, costLimit: costLimit}
+	for t := range inventory.Schemas {
+		prov, err := newModelProvider()
+		if err != nil {
+			return nil, fmt.Errorf("creating CEL type registry: %w", err)
+		}
+		env, err := cel.NewEnv(
+			cel.CustomTypeProvider(prov),
+			cel.Variable("resource", cel.ObjectType(typePrefix+t)),
+			cel.OptionalTypes(),
+			ext.Strings(),
+			ext.Sets(),
+			ext.Lists(),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("creating CEL environment for %s: %w", t, err)
+		}
+		c.envs[t] = env
+	}
+	return c, nil
+}
+
+// Compile type-checks every rule against each type it names and returns the
+// compiled set. All problems are returned together, one CompileError each.
+func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
+	set := &Set{Rules: rs, byType: map[string][]*program{}}
+	var errs []error
+	seen := map[string]*Rule{}
+	for _, r := range rs {
+		if prev, ok := seen[r.ID]; ok {
+			errs = append(errs, &CompileError{Rule: r.ID, File: r.File, Line: r.Line,
+				Msg: fmt.Sprintf("duplicate id, also defined in %s:%d", prev.File, prev.Line)})
+			continue
+		}
+		seen[r.ID] = r
+		if err := validate(r); err != nil {
+			errs = append(errs, &CompileError{Rule: r.ID, File: r.File, Line: r.Line, Msg: err.Error()})
+			continue
+		}
+		for _, t := range r.Types {
+			p, err := c.compileFor(r, t)
+			if err != nil {
+				errs = append(errs, &CompileError{Rule: r.ID, File: r.File, Line: r.Line, Msg: err.Error()})
+				continue
+			}
+			set.byType[t] = append(set.byType[t], p)
+		}
+	}
+	return set, errors.Join(errs...)
+}
+
+func validate(r *Rule) error {
+	var missing []string
+	if r.ID == "" {
+		missing = append(missing, "id")
+	}
+	if r.Title == "" {
+		missing = append(missing, "title")
+	}
+	if r.Severity == 0 {
+		missing = append(missing, "severity")
+	}
+	if len(r.Types) == 0 {
+		missing = append(missing, "types")
+	}
+	if strings.TrimSpace(r.Check) == "" {
+		missing = append(missing, "check")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
+	}
+	if r.Severity > Critical {
+		return fmt.Errorf("severity must be one of %s", strings.Join(Severities, ", "))
+	}
+	for _, t := range r.Types {
+		if _, ok := inventory.Schemas[t]; !ok {
+			return fmt.Errorf("unknown type %q; the normalized types are %s", t, strings.Join(inventory.TypeNames(), ", "))
+		}
+	}
+	return nil
+}
+
+func (c *Compiler) compileFor(r *Rule, typ string) (*program, error) {
+	p := &program{rule: r, typ: typ}
+	var err error
+	if strings.TrimSpace(r.Precondition) != "" {
+		p.hasPrecheck = true
+		p.pre, p.partialPre, p.prePaths, err = c.compileExpr(typ, "precondition", r.Precondition)
+		if err != nil {
+			return nil, err
+		}
+	}
+	p.check, p.partial, p.checkPaths, err = c.compileExpr(typ, "check", r.Check)
+	if err != nil {
+		return nil, err
+	}
+	p.paths = mergePaths(p.prePaths, p.checkPaths)
+	return p, nil
+}
+
+func (c *Compiler) compileExpr(typ, what, expr string) (prog, partial cel.Program, paths []string, err error) {
+	env := c.envs[typ]
+	checked, iss := env.Compile(expr)
+	if iss != nil && iss.Err() != nil {
+		return nil, nil, nil, fmt.Errorf("%s on %s: %s", what, typ, explain(typ, iss.Err().Error()))
+	}
+	if !checked.OutputType().IsExactType(types.BoolType) && checked.OutputType() != types.DynType {
+		return nil, nil, nil, fmt.Errorf("%s on %s must be a bool expression, it is %s", what, typ, checked.OutputType())
+	}
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize), cel.CostLimit(c.costLimit)}
+	prog, err = env.Program(checked, opts...)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s on %s: %w", what, typ, err)
+	}
+	partial, err = env.Program(checked, cel.EvalOptions(cel.OptOptimize, cel.OptPartialEval), cel.CostLimit(c.costLimit))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s on %s: %w", what, typ, err)
+	}
+	return prog, partial, resourcePaths(checked.NativeRep()), nil
+}
+
+var undefinedField = regexp.MustCompile(`undefined field '([A-Za-z0-9_]+)'`)
+
+// explain rewrites CEL's "undefined field" errors into the model's terms and
+// suggests the closest attribute path.
+func explain(typ, msg string) string {
+	return undefinedField.ReplaceAllStringFunc(msg, func(m string) string {
+		name := undefinedField.FindStringSubmatch(m)[1]
+		out := fmt.Sprintf("no attribute '%s' on %s", name, typ)
+		if s := Suggest(typ, name); s != "" {
+			out += fmt.Sprintf("; did you mean '%s'?", s)
+		}
+		return out + " (see docs/model.md)"
+	})
+}
+
+// Suggest returns the attribute path of typ closest to a mistyped name, or
+// "" when nothing is close. An object's name leads to its first bool leaf.
+func Suggest(typ, name string) string {
+	s, ok := inventory.Schemas[typ]
+	if !ok {
+		return ""
+	}
+	best, bestDist := "", len(name)/2+2
+	var walk func(prefix string, fs []*inventory.Field)
+	walk = func(prefix string, fs []*inventory.Field) {
+		for _, f := range fs {
+			p := prefix + f.Name
+			if d := distance(strings.ToLower(name), f.Name); d < bestDist {
+				best, bestDist = leaf(p, f), d
+			}
+			if f.Kind == inventory.Object {
+				walk(p+".", f.Fields)
+			}
+		}
+	}
+	walk("", append(append([]*inventory.Field{}, inventory.Common...), s.Fields...))
+	return best
+}
+
+// leaf descends from an object to its first bool attribute, which is what a
+// check usually wants to read.
+func leaf(path string, f *inventory.Field) string {
+	for f.Kind == inventory.Object && len(f.Fields) > 0 {
+		next := f.Fields[0]
+		for _, c := range f.Fields {
+			if c.Kind == inventory.Bool {
+				next = c
+				break
+			}
+		}
+		f, path = next, path+"."+next.Name
+	}
+	return path
+}
+
+// distance is the Levenshtein edit distance.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// resourcePaths lists the attribute paths an expression reads from
+// `resource`, longest selections only, for evidence and unknown detection.
+func resourcePaths(a *ast.AST) []string {
+	set := map[string]bool{}
+	var visit func(e ast.Expr, parentSelects bool)
+	visit = func(e ast.Expr, parentSelects bool) {
+		switch e.Kind() {
+		case ast.SelectKind:
+			if p, ok := selectPath(e); ok {
+				if !parentSelects {
+					set[p] = true
+				}
+				return
+			}
+			visit(e.AsSelect().Operand(), true)
+		case ast.CallKind:
+			c := e.AsCall()
+			if c.IsMemberFunction() {
+				visit(c.Target(), false)
+			}
+			if c.FunctionName() == "_[_]" && len(c.Args()) == 2 {
+				// resource.tags["x"] reads the tag x.
+				if p, ok := selectPath(c.Args()[0]); ok && c.Args()[1].Kind() == ast.LiteralKind {
+					if s, ok := c.Args()[1].AsLiteral().Value().(string); ok {
+						set[p+"."+s] = true
+						return
+					}
+				}
+			}
+			for _, a := range c.Args() {
+				visit(a, false)
+			}
+		case ast.ComprehensionKind:
+			c := e.AsComprehension()
+			visit(c.IterRange(), false)
+			visit(c.AccuInit(), false)
+			visit(c.LoopCondition(), false)
+			visit(c.LoopStep(), false)
+			visit(c.Result(), false)
+		case ast.ListKind:
+			for _, el := range e.AsList().Elements() {
+				visit(el, false)
+			}
+		case ast.MapKind:
+			for _, en := range e.AsMap().Entries() {
+				me := en.AsMapEntry()
+				visit(me.Key(), false)
+				visit(me.Value(), false)
+			}
+		}
+	}
+	visit(a.Expr(), false)
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// selectPath turns resource.a.b into "a.b".
+func selectPath(e ast.Expr) (string, bool) {
+	var parts []string
+	for e.Kind() == ast.SelectKind {
+		s := e.AsSelect()
+		parts = append(parts, s.FieldName())
+		e = s.Operand()
+	}
+	if e.Kind() != ast.IdentKind || e.AsIdent() != "resource" || len(parts) == 0 {
+		return "", false
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return strings.Join(parts, "."), true
+}
+
+func mergePaths(a, b []string) []string {
+	set := map[string]bool{}
+	for _, p := range append(append([]string{}, a...), b...) {
+		set[p] = true
+	}
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,258 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/hoheit/hoheit/internal/inventory"
+)
+
+// EvalOptions tune one evaluation.
+type EvalOptions struct {
+	// Exceptions suppress matching failures until they expire.
+	Exceptions []*Exception
+	// Now decides which exceptions have expired; time.Now if nil.
+	Now func() time.Time
+	// Workers is the number of goroutines; GOMAXPROCS if 0.
+	Workers int
+	// Progress, if set, is called now and then with resources done so far.
+	Progress func(done, total int)
+}
+
+// Evaluate runs every rule of the set over every resource of a matching type,
+// in parallel, and returns the findings sorted by severity, rule and resource.
+func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOptions) (*Result, error) {
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	today := now()
+	active, expired := splitExpired(opts.Exceptions, today)
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	res := &Result{Estate: e, Rules: s.Rules, ExpiredExceptions: expired}
+
+	const batch = 512
+	var next atomic.Int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	total := len(e.Resources)
+	var done atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []Finding
+			checks, passed := 0, 0
+			act := &resourceActivation{}
+			for {
+				if ctx.Err() != nil {
+					break
+				}
+				start := int(next.Add(batch)) - batch
+				if start >= total {
+					break
+				}
+				end := min(start+batch, total)
+				for _, r := range e.Resources[start:end] {
+					progs := s.byType[r.Type]
+					if len(progs) == 0 {
+						continue
+					}
+					act.value = r.Value()
+					for _, p := range progs {
+						f, counted := p.evaluate(r, act)
+						if !counted {
+							continue
+						}
+						checks++
+						if f == nil {
+							passed++
+							continue
+						}
+						if f.Status == Fail || f.Status == Unknown {
+							if x := matchException(active, f.Rule, r); x != nil && f.Status == Fail {
+								f.Status, f.Exception = Suppressed, x
+							}
+						}
+						local = append(local, *f)
+					}
+				}
+				d := done.Add(int64(end - start))
+				if opts.Progress != nil {
+					opts.Progress(int(d), total)
+				}
+			}
+			mu.Lock()
+			res.Findings = append(res.Findings, local...)
+			res.Checks += checks
+			res.Passed += passed
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("evaluating rules: %w", err)
+	}
+	sortFindings(res.Findings)
+	return res, nil
+}
+
+// evaluate runs one rule on one resource. It returns nil for a pass, and
+// counted=false when the precondition excludes the resource.
+func (p *program) evaluate(r *inventory.Resource, act *resourceActivation) (f *Finding, counted bool) {
+	unknown := p.unknownPaths(r)
+	if p.hasPrecheck {
+		v, err := p.run(p.pre, p.partialPre, act, unknown)
+		switch {
+		case err != nil:
+			return p.finding(r, Error, "precondition: "+err.Error()), true
+		case types.IsUnknown(v):
+			return p.finding(r, Unknown, "precondition depends on values known only after apply: "+strings.Join(unknown, ", ")), true
+		case v != types.True:
+			return nil, false
+		}
+	}
+	v, err := p.run(p.check, p.partial, act, unknown)
+	switch {
+	case err != nil:
+		return p.finding(r, Error, err.Error()), true
+	case types.IsUnknown(v):
+		return p.finding(r, Unknown, "depends on values known only after apply: "+strings.Join(unknown, ", ")), true
+	case v == types.True:
+		return nil, true
+	case v == types.False:
+		return p.finding(r, Fail, ""), true
+	}
+	return p.finding(r, Error, fmt.Sprintf("check returned %v, not a bool", v)), true
+}
+
+func (p *program) run(prog, partial cel.Program, act *resourceActivation, unknown []string) (ref.Val, error) {
+	if len(unknown) == 0 {
+		v, _, err := prog.Eval(act)
+		return v, err
+	}
+	patterns := make([]*cel.AttributePatternType, len(unknown))
+	for i, u := range unknown {
+		pat := cel.AttributePattern("resource")
+		for _, q := range strings.Split(u, ".") {
+			pat = pat.QualString(q)
+		}
+		patterns[i] = pat
+	}
+	pa, err := cel.PartialVars(act, patterns...)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := partial.Eval(pa)
+	return v, err
+}
+
+// unknownPaths returns the resource's unknown attributes that this rule reads.
+func (p *program) unknownPaths(r *inventory.Resource) []string {
+	if len(r.Unknown) == 0 {
+		return nil
+	}
+	var out []string
+	for _, u := range r.Unknown {
+		for _, q := range p.paths {
+			if u == q || strings.HasPrefix(u, q+".") || strings.HasPrefix(q, u+".") {
+				out = append(out, u)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (p *program) finding(r *inventory.Resource, st Status, msg string) *Finding {
+	f := &Finding{Rule: p.rule, Resource: r, Status: st, Message: msg}
+	if len(p.checkPaths) > 0 {
+		f.Evidence = make(map[string]any, len(p.checkPaths))
+		v := r.Value()
+		for _, path := range p.checkPaths {
+			if r.IsUnknown(path) {
+				f.Evidence[path] = "(known after apply)"
+				continue
+			}
+			if val, ok := lookupValue(v, path); ok {
+				f.Evidence[path] = val
+			}
+		}
+	}
+	return f
+}
+
+func lookupValue(m map[string]any, path string) (any, bool) {
+	var cur any = m
+	for _, part := range strings.Split(path, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = mm[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// resourceActivation gives CEL the one variable rules read, without a map
+// allocation per evaluation.
+type resourceActivation struct{ value map[string]any }
+
+func (a *resourceActivation) ResolveName(name string) (any, bool) {
+	if name == "resource" {
+		return a.value, true
+	}
+	return nil, false
+}
+
+func (a *resourceActivation) Parent() interpreter.Activation { return nil }
+
+func sortFindings(fs []Finding) {
+	sort.Slice(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Rule.Severity != b.Rule.Severity {
+			return a.Rule.Severity > b.Rule.Severity
+		}
+		if a.Rule.ID != b.Rule.ID {
+			return a.Rule.ID < b.Rule.ID
+		}
+		ka, kb := resourceKey(a.Resource), resourceKey(b.Resource)
+		if ka != kb {
+			return ka < kb
+		}
+		return a.Resource.Source.String() < b.Resource.Source.String()
+	})
+}
+
+func resourceKey(r *inventory.Resource) string {
+	if r.Address != "" {
+		return r.Address
+	}
+	return r.ID
+}
+
+// Types lists the normalized types the set has rules for.
+func (s *Set) Types() []string {
+	out := make([]string, 0, len(s.byType))
+	for t := range s.byType {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}

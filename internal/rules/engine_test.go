@@ -1,0 +1,157 @@
+package rules
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoheit/hoheit/internal/inventory"
+)
+
+func bucket(id string, attrs map[string]any, unknown ...string) *inventory.Resource {
+	r := &inventory.Resource{Provider: "aws", Region: "eu-central-1", Type: "object_storage.bucket",
+		NativeType: "aws_s3_bucket", ID: id, Address: id, Attrs: attrs, Unknown: unknown,
+		Tags: map[string]string{"team": "web"}}
+	return r
+}
+
+func mustCompile(t *testing.T, rs ...*Rule) *Set {
+	t.Helper()
+	c, err := NewCompiler(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func cmkRule() *Rule {
+	return &Rule{ID: "CMK", Title: "cmk", Severity: High, Types: []string{"object_storage.bucket"},
+		Check: `resource.encryption.at_rest.key_manager in ["customer", "external"]`}
+}
+
+func TestCompileErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		rule Rule
+		want string
+	}{
+		{"suggests attribute path", Rule{ID: "X", Title: "x", Severity: Low, Types: []string{"object_storage.bucket"}, Check: "resource.encrypted"},
+			"no attribute 'encrypted' on object_storage.bucket; did you mean 'encryption.at_rest.enabled'?"},
+		{"nested typo", Rule{ID: "X", Title: "x", Severity: Low, Types: []string{"compute.instance"}, Check: "resource.metadata_service.token_requried"},
+			"did you mean 'metadata_service.token_required'?"},
+		{"list element typo", Rule{ID: "X", Title: "x", Severity: Low, Types: []string{"network.firewall"}, Check: "resource.rules.all(r, r.port_form > 0)"},
+			"no attribute 'port_form'"},
+		{"not bool", Rule{ID: "X", Title: "x", Severity: Low, Types: []string{"compute.disk"}, Check: "resource.size_gb"}, "must be a bool expression"},
+		{"unknown type", Rule{ID: "X", Title: "x", Severity: Low, Types: []string{"s3.bucket"}, Check: "true"}, `unknown type "s3.bucket"`},
+		{"missing fields", Rule{ID: "X"}, "missing title, severity, types, check"},
+		{"type mismatch", Rule{ID: "X", Title: "x", Severity: Low, Types: []string{"compute.disk"}, Check: `resource.size_gb > "10"`}, "no matching overload"},
+	}
+	c, err := NewCompiler(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.rule
+			_, err := c.Compile([]*Rule{&r})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	s := mustCompile(t, cmkRule())
+	e := &inventory.Estate{Resources: []*inventory.Resource{
+		bucket("good", map[string]any{"encryption": map[string]any{"at_rest": map[string]any{"enabled": true, "key_manager": "customer"}}}),
+		bucket("bad", map[string]any{"encryption": map[string]any{"at_rest": map[string]any{"enabled": true, "key_manager": "provider"}}}),
+		bucket("later", map[string]any{}, "encryption.at_rest.key_manager"),
+		bucket("excepted", map[string]any{}),
+	}}
+	e.Finalize()
+	xs := []*Exception{
+		{Rule: "CM*", Resources: Selector{ID: "exc*", Tags: map[string]string{"team": "web"}}, Justification: "ok", Owner: "o", Expires: Date{time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{Rule: "CMK", Resources: Selector{ID: "bad"}, Justification: "old", Owner: "o", Expires: Date{time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
+	}
+	res, err := s.Evaluate(context.Background(), e, EvalOptions{Exceptions: xs, Now: func() time.Time { return time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Status{}
+	for _, f := range res.Findings {
+		got[f.Resource.ID] = f.Status
+	}
+	want := map[string]Status{"bad": Fail, "later": Unknown, "excepted": Suppressed}
+	if len(got) != len(want) {
+		t.Errorf("findings = %v, want %v", got, want)
+	}
+	for id, st := range want {
+		if got[id] != st {
+			t.Errorf("%s: status %q, want %q", id, got[id], st)
+		}
+	}
+	if res.Checks != 4 || res.Passed != 1 {
+		t.Errorf("checks=%d passed=%d, want 4 and 1", res.Checks, res.Passed)
+	}
+	if len(res.ExpiredExceptions) != 1 || res.ExpiredExceptions[0].Rule != "CMK" {
+		t.Errorf("expired = %v, want the 2025 exception", res.ExpiredExceptions)
+	}
+	for _, f := range res.Findings {
+		if f.Resource.ID == "bad" && f.Evidence["encryption.at_rest.key_manager"] != "provider" {
+			t.Errorf("evidence = %v", f.Evidence)
+		}
+	}
+}
+
+func TestUnknownDoesNotDecideWhenIrrelevant(t *testing.T) {
+	// An unknown attribute the check does not need leaves a definite verdict.
+	r := cmkRule()
+	r.Check = `resource.encryption.at_rest.key_manager == "customer" || resource.versioning.enabled`
+	s := mustCompile(t, r)
+	e := &inventory.Estate{Resources: []*inventory.Resource{
+		bucket("a", map[string]any{"encryption": map[string]any{"at_rest": map[string]any{"key_manager": "customer"}}}, "versioning.enabled"),
+	}}
+	e.Finalize()
+	res, err := s.Evaluate(context.Background(), e, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 0 {
+		t.Fatalf("findings = %+v, want none: the known branch decides", res.Findings[0])
+	}
+}
+
+func TestRuntimeErrorIsAFinding(t *testing.T) {
+	r := cmkRule()
+	r.Check = `resource.native.missing == "x"`
+	s := mustCompile(t, r)
+	e := &inventory.Estate{Resources: []*inventory.Resource{bucket("a", nil)}}
+	e.Finalize()
+	res, err := s.Evaluate(context.Background(), e, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Status != Error || !strings.Contains(res.Findings[0].Message, "missing") {
+		t.Fatalf("findings = %+v, want one error naming the key", res.Findings)
+	}
+}
+
+func TestGlob(t *testing.T) {
+	for _, tt := range []struct {
+		p, s string
+		want bool
+	}{
+		{"*", "", true}, {"a*", "abc", true}, {"a*c", "abc", true}, {"a?c", "abc", true},
+		{"module.*.aws_s3_bucket.b", `module.x["1"].aws_s3_bucket.b`, true}, {"a*d", "abc", false}, {"abc", "ab", false},
+	} {
+		if got := glob(tt.p, tt.s); got != tt.want {
+			t.Errorf("glob(%q, %q) = %v", tt.p, tt.s, got)
+		}
+	}
+}
