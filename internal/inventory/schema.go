@@ -146,6 +146,10 @@ func zero(f *Field) any {
 	case Bool:
 		return false
 	case String:
+		if len(f.Enum) > 0 {
+			// The first value of an enum is its neutral one (none, ...).
+			return f.Enum[0]
+		}
 		return ""
 	case Int:
 		return int64(0)

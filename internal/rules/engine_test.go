@@ -155,3 +155,44 @@ func TestGlob(t *testing.T) {
 		}
 	}
 }
+
+func TestSampleCases(t *testing.T) {
+	c, err := NewCompiler(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		typ, pre, check string
+	}{
+		{"object_storage.bucket", "", `resource.encryption.at_rest.key_manager in ["customer", "external"]`},
+		{"compute.instance", `resource.tags["classification"] == "vs-nfd"`, `resource.confidential_computing in ["sev-snp", "tdx"]`},
+		{"logging.audit_trail", "", `resource.retention_days >= 365 && resource.all_regions`},
+		{"database.instance", "", `!resource.public || resource.jurisdiction.eea`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.check, func(t *testing.T) {
+			r := &Rule{ID: "G", Title: "g", Severity: Low, Types: []string{tt.typ}, Precondition: tt.pre, Check: tt.check}
+			pass, fail, err := c.SampleCases(r, tt.typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pass == nil || fail == nil {
+				t.Fatalf("pass=%v fail=%v, want both", pass, fail)
+			}
+			out, err := CaseYAML("G", tt.typ, "aws", pass, fail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cf, err := ParseCases("gen.yaml", out)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			set := mustCompile(t, r)
+			for _, res := range set.RunCases(cf) {
+				if !res.OK() {
+					t.Errorf("generated case %q: want %s, got %s %s\n%s", res.Case, res.Want, res.Got, res.Problem, out)
+				}
+			}
+		})
+	}
+}

@@ -163,3 +163,20 @@ func sortedStrings(s []string) []string {
 	sort.Strings(s)
 	return s
 }
+
+// encodeYAML renders a value as YAML with two-space indents.
+func encodeYAML(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// MarshalRule renders a rule as a rule file.
+func MarshalRule(r *Rule) ([]byte, error) { return encodeYAML(r) }
