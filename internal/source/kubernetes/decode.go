@@ -1,0 +1,435 @@
+package kubernetes
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// document is one Kubernetes object as decoded, before normalization.
+type document struct {
+	obj  map[string]any
+	line int
+}
+
+// decoder turns YAML or JSON bytes into plain Go values: map[string]any,
+// []any, string, bool, int64, float64 and nil.
+type decoder struct {
+	file     string
+	maxDepth int
+	// budget is how many more values may be produced. YAML aliases can
+	// make a small file expand exponentially ("billion laughs"); without
+	// aliases a file never yields more values than it has bytes.
+	budget int
+}
+
+// errDepth is the message for a document nested deeper than allowed.
+func (d *decoder) depthError(line int) error {
+	return d.errorf(line, "nested deeper than %d levels; this is not a plausible Kubernetes object (raise the limit with --max-depth if it is genuine)", d.maxDepth)
+}
+
+func (d *decoder) errorf(line int, format string, args ...any) error {
+	if line > 0 {
+		return fmt.Errorf("%s:%d: %s", d.file, line, fmt.Sprintf(format, args...))
+	}
+	return fmt.Errorf("%s: %s", d.file, fmt.Sprintf(format, args...))
+}
+
+// emitFunc receives one top-level document, the line it starts on and, when
+// it has an "items" list, the line each item starts on.
+type emitFunc func(v any, line int, itemLines []int) error
+
+// decode calls emit for every top-level document of data, in order.
+// Empty documents are skipped.
+func (d *decoder) decode(data []byte, emit emitFunc) error {
+	d.budget = 2*len(data) + 1024
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		return d.decodeJSON(data, emit)
+	}
+	return d.decodeYAML(data, emit)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// yamlError rewrites the parser's "yaml: line N: msg" as "file:N: msg".
+func (d *decoder) yamlError(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "exceeded max depth") {
+		return d.depthError(0)
+	}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return d.errorf(line, "malformed YAML: %s", msg[len(m[0]):])
+	}
+	return d.errorf(0, "malformed YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+func (d *decoder) decodeYAML(data []byte, emit emitFunc) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return d.yamlError(err)
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		v, err := d.yamlValue(root, 1)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			continue // an empty document, as Helm renders for a disabled template
+		}
+		if err := emit(v, root.Line, yamlItemLines(root)); err != nil {
+			return err
+		}
+	}
+}
+
+// yamlItemLines returns the line of each element of the mapping's "items"
+// sequence, following an alias if the sequence is one.
+func yamlItemLines(n *yaml.Node) []int {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value != "items" {
+			continue
+		}
+		seq := n.Content[i+1]
+		if seq.Kind == yaml.AliasNode && seq.Alias != nil {
+			seq = seq.Alias
+		}
+		if seq.Kind != yaml.SequenceNode {
+			return nil
+		}
+		lines := make([]int, len(seq.Content))
+		for j, c := range seq.Content {
+			lines[j] = c.Line
+		}
+		return lines
+	}
+	return nil
+}
+
+func (d *decoder) yamlValue(n *yaml.Node, depth int) (any, error) {
+	if depth > d.maxDepth {
+		return nil, d.depthError(n.Line)
+	}
+	d.budget--
+	if d.budget < 0 {
+		return nil, d.errorf(n.Line, "YAML aliases expand to far more values than the file holds; refusing to expand them (a \"billion laughs\" document?)")
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return d.yamlValue(n.Content[0], depth)
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return nil, d.errorf(n.Line, "alias *%s has no anchor", n.Value)
+		}
+		// Counting the alias as a level makes a self-referencing anchor end
+		// at the depth limit instead of looping.
+		return d.yamlValue(n.Alias, depth+1)
+	case yaml.ScalarNode:
+		return scalar(n), nil
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := d.yamlValue(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		return d.yamlMapping(n, depth)
+	}
+	return nil, d.errorf(n.Line, "unexpected YAML node")
+}
+
+func (d *decoder) yamlMapping(n *yaml.Node, depth int) (map[string]any, error) {
+	out := make(map[string]any, len(n.Content)/2)
+	var merges []map[string]any
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return nil, d.errorf(k.Line, "mapping keys must be plain strings")
+		}
+		if k.ShortTag() == "!!merge" {
+			ms, err := d.mergeSources(v, depth)
+			if err != nil {
+				return nil, err
+			}
+			merges = append(merges, ms...)
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			return nil, d.errorf(k.Line, "key %q is set twice in the same mapping; remove one", k.Value)
+		}
+		val, err := d.yamlValue(v, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		out[k.Value] = val
+	}
+	// Keys set explicitly win over merged ones; earlier merges win over later.
+	for _, m := range merges {
+		for k, v := range m {
+			if _, ok := out[k]; !ok {
+				out[k] = v
+			}
+		}
+	}
+	return out, nil
+}
+
+// mergeSources resolves the value of a "<<" merge key: a mapping, an alias
+// of one, or a sequence of them.
+func (d *decoder) mergeSources(v *yaml.Node, depth int) ([]map[string]any, error) {
+	val, err := d.yamlValue(v, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	switch x := val.(type) {
+	case map[string]any:
+		return []map[string]any{x}, nil
+	case []any:
+		out := make([]map[string]any, 0, len(x))
+		for _, e := range x {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return nil, d.errorf(v.Line, "a merge key (<<) takes mappings only")
+			}
+			out = append(out, m)
+		}
+		return out, nil
+	}
+	return nil, d.errorf(v.Line, "a merge key (<<) takes mappings only")
+}
+
+// scalar resolves a YAML scalar to a Go value by its resolved tag. Values the
+// tag promises but that do not parse (an int beyond int64) stay strings, as
+// do timestamps and custom tags.
+func scalar(n *yaml.Node) any {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil
+	case "!!bool":
+		switch strings.ToLower(n.Value) {
+		case "true", "yes", "on", "y":
+			return true
+		case "false", "no", "off", "n":
+			return false
+		}
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return i
+		}
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			return f
+		}
+	case "!!float":
+		switch strings.ToLower(strings.TrimPrefix(n.Value, "+")) {
+		case ".inf":
+			return math.Inf(1)
+		case "-.inf":
+			return math.Inf(-1)
+		case ".nan":
+			return math.NaN()
+		}
+		if f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); err == nil {
+			return f
+		}
+	}
+	return n.Value
+}
+
+// decodeJSON reads a stream of JSON values. It is used instead of the YAML
+// parser for JSON input because that parser rejects valid JSON escapes such
+// as \/ and is several times slower on the large output of kubectl -o json.
+func (d *decoder) decodeJSON(data []byte, emit emitFunc) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	lines := lineCounter{data: data}
+	for {
+		start := skipSpace(data, int(dec.InputOffset()))
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return d.jsonError(err, data, &lines)
+		}
+		line := lines.at(start)
+		vd := json.NewDecoder(bytes.NewReader(raw))
+		vd.UseNumber()
+		var v any
+		if err := vd.Decode(&v); err != nil {
+			return d.errorf(line, "malformed JSON: %v", err)
+		}
+		v, err = d.jsonValue(v, 1, line)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			continue
+		}
+		var itemLines []int
+		if m, ok := v.(map[string]any); ok {
+			if _, ok := m["items"].([]any); ok {
+				sub := lineCounter{data: raw}
+				for _, off := range jsonItemOffsets(raw) {
+					itemLines = append(itemLines, line-1+sub.at(off))
+				}
+			}
+		}
+		if err := emit(v, line, itemLines); err != nil {
+			return err
+		}
+	}
+}
+
+// jsonItemOffsets returns the byte offset of each element of the top-level
+// object's "items" array in raw, which is known to be valid JSON.
+func jsonItemOffsets(raw []byte) []int {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		if key != "items" {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return nil
+			}
+			continue
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+			return nil
+		}
+		var offs []int
+		for dec.More() {
+			off := int(dec.InputOffset())
+			for off < len(raw) && (raw[off] == ',' || raw[off] == ' ' || raw[off] == '\t' || raw[off] == '\r' || raw[off] == '\n') {
+				off++
+			}
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return nil
+			}
+			offs = append(offs, off)
+		}
+		return offs
+	}
+	return nil
+}
+
+func (d *decoder) jsonError(err error, data []byte, lines *lineCounter) error {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		off := int(syn.Offset)
+		if off > len(data) {
+			off = len(data)
+		}
+		line := (&lineCounter{data: data}).at(off)
+		if strings.Contains(syn.Error(), "exceeded max depth") {
+			return d.depthError(line)
+		}
+		return d.errorf(line, "malformed JSON: %v", syn)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return d.errorf(lines.at(len(data)), "malformed JSON: the file ends in the middle of a value; is it truncated?")
+	}
+	return d.errorf(0, "malformed JSON: %v", err)
+}
+
+// jsonValue converts json.Number to int64 (or float64 when it has a fraction
+// or does not fit) and enforces the depth limit.
+func (d *decoder) jsonValue(v any, depth, line int) (any, error) {
+	if depth > d.maxDepth {
+		return nil, d.depthError(line)
+	}
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return i, nil
+		}
+		f, _ := strconv.ParseFloat(string(x), 64)
+		return f, nil
+	case []any:
+		for i, e := range x {
+			c, err := d.jsonValue(e, depth+1, line)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = c
+		}
+	case map[string]any:
+		for k, e := range x {
+			c, err := d.jsonValue(e, depth+1, line)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = c
+		}
+	}
+	return v, nil
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\r', '\n':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// lineCounter maps ascending byte offsets to 1-based line numbers in
+// linear time overall.
+type lineCounter struct {
+	data []byte
+	off  int
+	line int
+}
+
+func (l *lineCounter) at(off int) int {
+	if l.line == 0 {
+		l.line = 1
+	}
+	if off < l.off {
+		l.off, l.line = 0, 1
+	}
+	if off > len(l.data) {
+		off = len(l.data)
+	}
+	l.line += bytes.Count(l.data[l.off:off], []byte("\n"))
+	l.off = off
+	return l.line
+}
