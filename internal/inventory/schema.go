@@ -65,7 +65,7 @@ var Common = []*Field{
 }
 
 // Providers are the values of the provider attribute.
-var Providers = []string{"aws", "azure", "gcp", "openstack", "otc", "kubernetes"}
+var Providers = []string{"aws", "azure", "gcp", "openstack", "otc", "stackit", "ionos", "kubernetes"}
 
 // KeyManagers are the values of encryption.at_rest.key_manager: who holds the key.
 var KeyManagers = []string{"none", "provider", "customer", "external"}

@@ -1,0 +1,63 @@
+# hoheit's build. `make test` is what CI runs; it installs what the tests
+# need (idempotent, cached under .cache/), so a fresh machine needs nothing else.
+
+GO          ?= go
+CACHE       := $(CURDIR)/.cache
+BIN         := $(CACHE)/bin
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 5s
+export PATH := $(BIN):$(PATH)
+
+.PHONY: all build test deps unit integration policy-test fuzz-smoke example lint bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o hoheit ./cmd/hoheit
+
+## test: everything CI runs: vet, unit + integration tests with the race detector,
+## the policy packs' golden cases, a short fuzz run of every target, the README's first command
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -tags integration -count=1 ./...
+	$(MAKE) policy-test fuzz-smoke example
+
+## deps: install what the integration tests need (headless Chromium for the HTML report)
+deps:
+	scripts/test-deps.sh
+
+## unit: fast tests only, no external components
+unit:
+	$(GO) test ./...
+
+integration: deps
+	$(GO) test -tags integration -count=1 ./...
+
+policy-test:
+	$(GO) run ./cmd/hoheit policy test
+
+## fuzz-smoke: every Fuzz target for $(FUZZTIME) on top of its seed corpus in testdata/fuzz
+fuzz-smoke:
+	scripts/fuzz-smoke.sh $(FUZZTIME)
+
+## example: the README's first command must run and find the planted mistakes (exit 1)
+example:
+	@$(GO) run ./cmd/hoheit scan examples/estate --quiet --format json --output /dev/null; \
+	  rc=$$?; if [ $$rc -ne 1 ]; then echo "hoheit scan examples/estate exited $$rc, want 1 (findings)"; exit 1; fi
+
+lint:
+	GOBIN=$(BIN) $(GO) install $(STATICCHECK)
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+## bench: Go benchmarks, then the side-by-side comparison with trivy (see docs/benchmarks.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	bench/compare.sh
+
+## fuzz: long fuzzing of one target, e.g. make fuzz TARGET=FuzzParse PKG=./internal/source/terraform
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^$(TARGET)$$' -fuzztime 10m $(PKG)
+
+clean:
+	rm -rf hoheit bench/out
