@@ -151,11 +151,11 @@ func TestDepthAndAliases(t *testing.T) {
 			}
 			return b.String()
 		}(),
-		"json":             `{"kind":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "}",
-		"json over 10000":  `{"kind":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "}",
-		"yaml over 10000":  strings.Repeat("[", 100000),
-		"billion laughs":   "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n",
-		"self reference":   "a: &a [*a]\n",
+		"json":            `{"kind":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "}",
+		"json over 10000": `{"kind":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "}",
+		"yaml over 10000": strings.Repeat("[", 100000),
+		"billion laughs":  "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n",
+		"self reference":  "a: &a [*a]\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse("deep", []byte(in))
