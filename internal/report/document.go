@@ -1,0 +1,422 @@
+package report
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"time"
+
+	"github.com/hoheit/hoheit/internal/inventory"
+	"github.com/hoheit/hoheit/internal/rules"
+)
+
+// SchemaVersion is the version of the JSON report schema
+// (docs/report.schema.json). Adding a field keeps it; renaming, removing or
+// changing the meaning of one bumps it.
+const SchemaVersion = "1"
+
+// document is the sorted, flattened view of a rules.Result that every format
+// renders. Its JSON encoding is the json format, so field names here are the
+// documented schema.
+type document struct {
+	SchemaVersion     string        `json:"schema_version"`
+	Tool              toolInfo      `json:"tool"`
+	GeneratedAt       string        `json:"generated_at"`
+	Summary           summary       `json:"summary"`
+	Inputs            []input       `json:"inputs"`
+	Unsupported       []unsupported `json:"unsupported"`
+	ExpiredExceptions []exception   `json:"expired_exceptions"`
+	Rules             []ruleInfo    `json:"rules"`
+	Findings          []finding     `json:"findings"`
+
+	now time.Time
+}
+
+type toolInfo struct {
+	Name           string `json:"name"`
+	Version        string `json:"version"`
+	InformationURI string `json:"information_uri"`
+}
+
+type summary struct {
+	Resources            int            `json:"resources"`
+	Rules                int            `json:"rules"`
+	Checks               int            `json:"checks"`
+	Passed               int            `json:"passed"`
+	Failed               int            `json:"failed"`
+	FailedBySeverity     map[string]int `json:"failed_by_severity"`
+	Suppressed           int            `json:"suppressed"`
+	Errors               int            `json:"errors"`
+	Unknown              int            `json:"unknown"`
+	ExpiredExceptions    int            `json:"expired_exceptions"`
+	Inputs               int            `json:"inputs"`
+	InputsFailed         int            `json:"inputs_failed"`
+	UnsupportedTypes     int            `json:"unsupported_types"`
+	UnsupportedResources int            `json:"unsupported_resources"`
+}
+
+type input struct {
+	Path      string `json:"path"`
+	Kind      string `json:"kind,omitempty"`
+	Resources int    `json:"resources"`
+	Error     string `json:"error,omitempty"`
+}
+
+type unsupported struct {
+	Provider   string   `json:"provider"`
+	NativeType string   `json:"native_type"`
+	Count      int      `json:"count"`
+	Examples   []string `json:"examples,omitempty"`
+}
+
+type exception struct {
+	Rule          string          `json:"rule,omitempty"`
+	Resources     *rules.Selector `json:"resources,omitempty"`
+	Justification string          `json:"justification"`
+	Owner         string          `json:"owner"`
+	Expires       string          `json:"expires,omitempty"`
+	File          string          `json:"file,omitempty"`
+	Line          int             `json:"line,omitempty"`
+}
+
+type ruleInfo struct {
+	ID          string              `json:"id"`
+	Title       string              `json:"title"`
+	Description string              `json:"description,omitempty"`
+	Severity    string              `json:"severity"`
+	Pack        string              `json:"pack,omitempty"`
+	Frameworks  map[string][]string `json:"frameworks"`
+	Remediation remediation         `json:"remediation"`
+	Findings    int                 `json:"findings"`
+
+	sev rules.Severity
+}
+
+type remediation struct {
+	Guidance string `json:"guidance,omitempty"`
+	Action   string `json:"action,omitempty"`
+}
+
+type resourceRef struct {
+	Address    string `json:"address,omitempty"`
+	ID         string `json:"id"`
+	Name       string `json:"name,omitempty"`
+	Type       string `json:"type"`
+	NativeType string `json:"native_type"`
+	Provider   string `json:"provider"`
+	Account    string `json:"account,omitempty"`
+	Region     string `json:"region,omitempty"`
+	Country    string `json:"country,omitempty"`
+}
+
+type location struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Path string `json:"path,omitempty"`
+}
+
+type finding struct {
+	Fingerprint string              `json:"fingerprint"`
+	RuleID      string              `json:"rule_id"`
+	Title       string              `json:"title"`
+	Severity    string              `json:"severity"`
+	Status      string              `json:"status"`
+	Message     string              `json:"message"`
+	Resource    resourceRef         `json:"resource"`
+	Frameworks  map[string][]string `json:"frameworks"`
+	Location    location            `json:"location"`
+	Evidence    map[string]any      `json:"evidence"`
+	Exception   *exception          `json:"exception,omitempty"`
+	Remediation remediation         `json:"remediation"`
+	Pack        string              `json:"pack,omitempty"`
+
+	sev       rules.Severity
+	rule      *ruleInfo
+	ruleIndex int
+	// detail is the engine's own message (why an error or unknown), empty
+	// for plain failures; Message falls back to a sentence built from the
+	// rule and resource.
+	detail string
+}
+
+// key is how the finding names its resource to a person: the Terraform
+// address where there is one, otherwise the provider's id.
+func (f *finding) key() string {
+	if f.Resource.Address != "" {
+		return f.Resource.Address
+	}
+	return f.Resource.ID
+}
+
+// statusOrder ranks the statuses inside one rule: what needs action first.
+var statusOrder = map[string]int{"fail": 0, "error": 1, "unknown": 2, "suppressed": 3}
+
+func newDocument(res *rules.Result, opts Options) *document {
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	version := opts.ToolVersion
+	if version == "" {
+		version = "dev"
+	}
+	d := &document{
+		SchemaVersion:     SchemaVersion,
+		Tool:              toolInfo{Name: ToolName, Version: version, InformationURI: InformationURI},
+		now:               now().UTC(),
+		Inputs:            []input{},
+		Unsupported:       []unsupported{},
+		ExpiredExceptions: []exception{},
+		Rules:             []ruleInfo{},
+		Findings:          []finding{},
+	}
+	d.GeneratedAt = d.now.Format(time.RFC3339)
+	s := &d.Summary
+	s.FailedBySeverity = map[string]int{}
+	for _, name := range rules.Severities {
+		s.FailedBySeverity[name] = 0
+	}
+
+	if e := res.Estate; e != nil {
+		s.Resources = len(e.Resources)
+		for _, in := range e.Inputs {
+			d.Inputs = append(d.Inputs, input(in))
+			if in.Error != "" {
+				s.InputsFailed++
+			}
+		}
+		for _, u := range e.Unsupported {
+			d.Unsupported = append(d.Unsupported, unsupported(u))
+			s.UnsupportedResources += u.Count
+		}
+		slices.SortStableFunc(d.Unsupported, func(a, b unsupported) int {
+			return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.NativeType, b.NativeType))
+		})
+	}
+	s.Inputs = len(d.Inputs)
+	s.UnsupportedTypes = len(d.Unsupported)
+
+	for _, x := range res.ExpiredExceptions {
+		if x == nil {
+			continue
+		}
+		e := newException(x)
+		e.Rule = x.Rule
+		sel := x.Resources
+		e.Resources = &sel
+		d.ExpiredExceptions = append(d.ExpiredExceptions, e)
+	}
+	slices.SortStableFunc(d.ExpiredExceptions, func(a, b exception) int {
+		return cmp.Or(cmp.Compare(a.Expires, b.Expires), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	})
+	s.ExpiredExceptions = len(d.ExpiredExceptions)
+
+	// Rules: every evaluated rule, plus any a finding names that the result
+	// did not list, so every finding has its rule entry.
+	byID := map[string]int{}
+	addRule := func(r *rules.Rule) {
+		if r == nil {
+			return
+		}
+		if _, ok := byID[r.ID]; ok {
+			return
+		}
+		byID[r.ID] = len(d.Rules)
+		d.Rules = append(d.Rules, newRuleInfo(r))
+	}
+	for _, r := range res.Rules {
+		addRule(r)
+	}
+	for _, f := range res.Findings {
+		addRule(f.Rule)
+	}
+	slices.SortFunc(d.Rules, func(a, b ruleInfo) int {
+		return cmp.Or(cmp.Compare(b.sev, a.sev), cmp.Compare(a.ID, b.ID))
+	})
+	for i := range d.Rules {
+		byID[d.Rules[i].ID] = i
+	}
+	s.Rules = len(d.Rules)
+	s.Checks = res.Checks
+	s.Passed = res.Passed
+
+	for _, f := range res.Findings {
+		d.Findings = append(d.Findings, newFinding(f))
+	}
+	slices.SortStableFunc(d.Findings, func(a, b finding) int {
+		return cmp.Or(
+			cmp.Compare(b.sev, a.sev),
+			cmp.Compare(a.RuleID, b.RuleID),
+			cmp.Compare(statusOrder[a.Status], statusOrder[b.Status]),
+			cmp.Compare(a.key(), b.key()),
+			cmp.Compare(a.Resource.Provider, b.Resource.Provider),
+			cmp.Compare(a.Resource.Account, b.Resource.Account),
+			cmp.Compare(a.Resource.Region, b.Resource.Region),
+			cmp.Compare(a.Resource.ID, b.Resource.ID),
+			cmp.Compare(a.Message, b.Message),
+		)
+	})
+	for i := range d.Findings {
+		f := &d.Findings[i]
+		if idx, ok := byID[f.RuleID]; ok {
+			f.ruleIndex = idx
+			f.rule = &d.Rules[idx]
+			f.rule.Findings++
+		} else {
+			f.ruleIndex = -1
+		}
+		switch f.Status {
+		case string(rules.Fail):
+			s.Failed++
+			s.FailedBySeverity[f.Severity]++
+		case string(rules.Suppressed):
+			s.Suppressed++
+		case string(rules.Error):
+			s.Errors++
+		case string(rules.Unknown):
+			s.Unknown++
+		}
+	}
+	return d
+}
+
+func newRuleInfo(r *rules.Rule) ruleInfo {
+	return ruleInfo{
+		ID:          r.ID,
+		Title:       r.Title,
+		Description: r.Description,
+		Severity:    r.Severity.String(),
+		Pack:        r.Pack,
+		Frameworks:  frameworksOf(r),
+		Remediation: remediation(r.Remediation),
+		sev:         r.Severity,
+	}
+}
+
+func frameworksOf(r *rules.Rule) map[string][]string {
+	m := make(map[string][]string, len(r.Frameworks))
+	for k, v := range r.Frameworks {
+		m[k] = append([]string{}, v...)
+	}
+	return m
+}
+
+func newException(x *rules.Exception) exception {
+	e := exception{Justification: x.Justification, Owner: x.Owner, File: x.File, Line: x.Line}
+	if !x.Expires.IsZero() {
+		e.Expires = x.Expires.Format(time.DateOnly)
+	}
+	return e
+}
+
+func newFinding(f rules.Finding) finding {
+	out := finding{
+		Status:     string(f.Status),
+		Message:    f.Message,
+		Frameworks: map[string][]string{},
+		Evidence:   map[string]any{},
+		Severity:   rules.Severity(0).String(),
+	}
+	if r := f.Rule; r != nil {
+		out.RuleID = r.ID
+		out.Title = r.Title
+		out.Severity = r.Severity.String()
+		out.sev = r.Severity
+		out.Frameworks = frameworksOf(r)
+		out.Remediation = remediation(r.Remediation)
+		out.Pack = r.Pack
+	}
+	if r := f.Resource; r != nil {
+		out.Resource = resourceRef{
+			Address:    r.Address,
+			ID:         r.ID,
+			Name:       r.Name,
+			Type:       r.Type,
+			NativeType: r.NativeType,
+			Provider:   r.Provider,
+			Account:    r.Account,
+			Region:     r.Region,
+			Country:    r.Jurisdiction.Country,
+		}
+		out.Location = location(r.Source)
+	}
+	for k, v := range f.Evidence {
+		out.Evidence[k] = v
+	}
+	if f.Exception != nil {
+		e := newException(f.Exception)
+		out.Exception = &e
+	}
+	out.detail = f.Message
+	if out.Message == "" {
+		out.Message = defaultMessage(out)
+	}
+	out.Fingerprint = fingerprint(out.RuleID, out.Resource)
+	return out
+}
+
+// defaultMessage says what a finding without an engine message means.
+func defaultMessage(f finding) string {
+	what := f.RuleID
+	if f.Title != "" {
+		what += " (" + f.Title + ")"
+	}
+	switch f.Status {
+	case string(rules.Suppressed):
+		return f.key() + " does not comply with " + what + "; an exception accepts it"
+	case string(rules.Error):
+		return what + " could not be evaluated on " + f.key()
+	case string(rules.Unknown):
+		return f.key() + " cannot be checked against " + what + " before apply"
+	}
+	return f.key() + " does not comply with " + what
+}
+
+// fingerprint identifies a (rule, resource) pair across scans: it leaves out
+// the line, which moves when a file is edited, so SARIF consumers and
+// ticketing systems see the same finding as the same finding.
+func fingerprint(ruleID string, r resourceRef) string {
+	h := sha256.New()
+	name := r.Address
+	if name == "" {
+		name = r.ID
+	}
+	for _, part := range []string{"hoheit/v1", ruleID, r.Provider, r.Account, r.Region, name} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// severityNames lists the severities highest first, as reports show them.
+var severityNames = []string{"critical", "high", "medium", "low"}
+
+// where is where a finding points a reader: file:line for
+// infrastructure code, provider/account/region for a live resource.
+func (f *finding) where() string {
+	if f.Location.File != "" || f.Location.Path != "" {
+		return inventory.Location(f.Location).String()
+	}
+	parts := make([]string, 0, 3)
+	for _, p := range []string{f.Resource.Provider, f.Resource.Account, f.Resource.Region} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return joinNonEmpty(parts, "/")
+}
+
+func joinNonEmpty(parts []string, sep string) string {
+	out := ""
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if out != "" {
+			out += sep
+		}
+		out += p
+	}
+	return out
+}
