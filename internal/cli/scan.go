@@ -58,7 +58,7 @@ report names the failed input).`,
 	fl.StringVarP(&f.format, "format", "f", "table", "report format: "+strings.Join(d.Formats, ", "))
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of stdout")
 	fl.StringVar(&f.failOn, "fail-on", "high", "exit 1 if a finding has this `SEVERITY` or higher: low, medium, high, critical, none")
-	fl.StringVar(&f.exceptions, "exceptions", "", "accepted risks: a YAML `FILE` of exceptions (see docs/exceptions.md)")
+	fl.StringVar(&f.exceptions, "exceptions", "", "accepted risks: a YAML `FILE` of exceptions (see docs/rules.md#exceptions)")
 	fl.BoolVar(&f.showUnsupported, "show-unsupported", false, "list the resource types hoheit does not model yet")
 	fl.Int64Var(&f.maxInputSize, "max-input-size", 512<<20, "refuse input files larger than this many `BYTES`")
 	fl.StringVar(&f.color, "color", "auto", "colour in the table: auto, always, never")
