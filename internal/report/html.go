@@ -26,8 +26,8 @@ type htmlView struct {
 	Doc        *document
 	Generated  string
 	Verdict    string
+	Tally      string
 	Bad        bool
-	PassRate   string
 	Severities []htmlCard
 	Frameworks []htmlFramework
 	Findings   []htmlFinding
@@ -49,6 +49,9 @@ type htmlFramework struct {
 	Failed   int
 	Clean    int
 }
+
+// ControlCount says how many controls the table lists.
+func (f htmlFramework) ControlCount() string { return plural(len(f.Controls), "control") }
 
 type htmlControl struct {
 	ID         string
@@ -104,9 +107,15 @@ func writeHTML(w io.Writer, d *document, _ Options) error {
 	default:
 		v.Verdict = "No failed checks"
 	}
+	passed := fmt.Sprintf("%d passed", s.Passed)
 	if s.Checks > 0 {
-		v.PassRate = fmt.Sprintf("%.1f%%", 100*float64(s.Passed)/float64(s.Checks))
+		passed += fmt.Sprintf(" (%.1f%%)", 100*float64(s.Passed)/float64(s.Checks))
 	}
+	v.Tally = strings.Join([]string{
+		plural(s.Checks, "check"), passed, fmt.Sprintf("%d failed", s.Failed),
+		fmt.Sprintf("%d suppressed", s.Suppressed), plural(s.Errors, "error"),
+		fmt.Sprintf("%d unknown until apply", s.Unknown),
+	}, " · ")
 	for _, sev := range severityNames {
 		v.Severities = append(v.Severities, htmlCard{Name: sev, Count: s.FailedBySeverity[sev]})
 	}
