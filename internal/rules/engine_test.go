@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +195,14 @@ func TestSampleCases(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseDataFile(t *testing.T) {
+	if _, err := Parse("criteria.yaml", []byte("catalogue: C5\nareas: []\n")); !errors.Is(err, ErrNoRule) {
+		t.Fatalf("err = %v, want ErrNoRule", err)
+	}
+	if _, err := Parse("typo.yaml", []byte("id: X\nseverty: high\n")); err == nil || !strings.Contains(err.Error(), "typo.yaml:1: line 2: field severty not found") {
+		t.Fatalf("err = %v, want the misspelt field with its line", err)
 	}
 }

@@ -37,6 +37,10 @@ func LoadFS(fsys fs.FS, dir, pack string) ([]*Rule, error) {
 			return err
 		}
 		rs, err := Parse(p, data)
+		if errors.Is(err, ErrNoRule) {
+			// A data file beside the rules (criteria lists and the like).
+			return nil
+		}
 		if err != nil {
 			errs = append(errs, err)
 			return nil
@@ -83,6 +87,10 @@ func isRuleFile(p string) bool {
 	return strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")
 }
 
+// ErrNoRule is returned for a YAML file none of whose documents is a rule
+// (has an id, a title or a check). Directory loads skip such data files.
+var ErrNoRule = errors.New("no rule in file (a rule has id, title, severity, types and check)")
+
 // Parse reads one rule file, which may hold several YAML documents.
 func Parse(file string, data []byte) ([]*Rule, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -96,7 +104,7 @@ func Parse(file string, data []byte) ([]*Rule, error) {
 		if err != nil {
 			return out, fmt.Errorf("%s: %s", file, yamlMessage(err))
 		}
-		if len(n.Content) == 0 {
+		if len(n.Content) == 0 || !looksLikeRule(n.Content[0]) {
 			continue
 		}
 		r := &Rule{File: file, Line: n.Content[0].Line}
@@ -106,9 +114,22 @@ func Parse(file string, data []byte) ([]*Rule, error) {
 		out = append(out, r)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no rule in file", file)
+		return nil, fmt.Errorf("%s: %w", file, ErrNoRule)
 	}
 	return out, nil
+}
+
+func looksLikeRule(n *yaml.Node) bool {
+	if n.Kind != yaml.MappingNode {
+		return true // let decodeStrict say what is wrong
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch n.Content[i].Value {
+		case "id", "title", "check":
+			return true
+		}
+	}
+	return false
 }
 
 // decodeStrict decodes a mapping node into v, refusing unknown keys so a
