@@ -31,7 +31,10 @@ type native struct {
 
 // mapper turns a native resource of one type into a normalized resource. It
 // returns nil for a native resource that is only a part of another (those
-// are handled by a joiner).
+// are handled by a joiner). It must set Type and the attributes; the reader
+// fills the common fields it leaves empty (Provider, NativeType, ID, Address,
+// Name, Tags, Native, Source, Region, Account). Mappers run concurrently and
+// must not share mutable state.
 type mapper func(n *native) *inventory.Resource
 
 // joiner merges a resource that Terraform splits off (such as
@@ -45,6 +48,10 @@ type joiner struct {
 	Ref string
 	// Apply copies the split resource's settings onto the target.
 	Apply func(n *native, target *inventory.Resource)
+	// Natives optionally restricts the target to these native types (an
+	// aws_iam_user_login_profile configures an aws_iam_user, not a role of
+	// the same name); empty means any native type of Target.
+	Natives []string
 }
 
 // str returns the string at a path such as "versioning.0.enabled"; nested
@@ -127,4 +134,64 @@ func step(v any, key string) any {
 		return c[i]
 	}
 	return nil
+}
+
+// configured reports whether the configuration sets the attribute at all.
+// Without a configuration (state files) it reports true: nothing can be
+// inferred from absence then.
+func (n *native) configured(attr string) bool {
+	if n.Config == nil {
+		return true
+	}
+	_, ok := n.Config[attr]
+	return ok
+}
+
+// markUnknown marks attr unknown on r if any of the native paths is known
+// only after apply, and reports whether it did. Mappers call it before
+// setting attr, so an unknown value is never read as false or empty.
+func (n *native) markUnknown(r *inventory.Resource, attr string, paths ...string) bool {
+	for _, p := range paths {
+		if n.unknown(p) {
+			r.SetUnknown(attr)
+			return true
+		}
+	}
+	return false
+}
+
+// reference returns the address of the first managed resource the
+// configuration expression of attr (a path such as
+// "rule.0.apply_server_side_encryption_by_default.0.kms_master_key_id",
+// nested blocks being lists in the configuration too) refers to, with the module instance path
+// of n (module.a["x"].aws_kms_key.main), or "" if it refers to none.
+func (n *native) reference(attr string) string {
+	expr, _ := lookup(n.Config, attr).(map[string]any)
+	refs, _ := expr["references"].([]any)
+	module, _ := splitAddress(n.Address)
+	for _, ref := range refs {
+		s, _ := ref.(string)
+		block, index, ok := refResource(s)
+		if !ok {
+			continue
+		}
+		if module != "" {
+			block = module + "." + block
+		}
+		return block + index
+	}
+	return ""
+}
+
+// setKnown stores value at the normalized path and drops an unknown mark
+// an earlier, less certain source left there: a joiner's known setting
+// overrides the target's computed inline value.
+func setKnown(r *inventory.Resource, path string, value any) {
+	for i, u := range r.Unknown {
+		if u == path {
+			r.Unknown = append(r.Unknown[:i:i], r.Unknown[i+1:]...)
+			break
+		}
+	}
+	r.Set(path, value)
 }

@@ -1,0 +1,652 @@
+package terraform
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// MaxDepth is the deepest nesting of JSON arrays and objects Parse accepts.
+// Terraform's own output stays far below it (a resource's values rarely nest
+// more than a dozen levels); the limit keeps hostile input from exhausting
+// the stack.
+const MaxDepth = 512
+
+// syntaxError is a malformed input at a byte offset.
+type syntaxError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *syntaxError) Error() string { return e.Msg }
+
+// errDepth is returned for input nested deeper than MaxDepth.
+var errDepth = fmt.Errorf("JSON nested deeper than %d levels", MaxDepth)
+
+// decoder is a small JSON reader tuned for Terraform's output: it decodes
+// values into map[string]any/[]any/string/float64/bool/nil like
+// encoding/json, skips values it does not need without building them, and
+// interns object keys and short strings, which repeat on every resource.
+//
+// A decoder is not safe for concurrent use; each worker has its own.
+type decoder struct {
+	data []byte
+	pos  int
+	// base is the offset of data in the whole file, for error messages.
+	base   int
+	depth  int
+	intern map[string]string
+}
+
+// maxIntern bounds the interning table so a file of unique strings cannot
+// grow it without limit.
+const maxIntern = 1 << 16
+
+// maxInternLen is the longest string value interned; keys are always
+// interned (while the table has room).
+const maxInternLen = 32
+
+func newDecoder(data []byte) *decoder {
+	return &decoder{data: data, intern: make(map[string]string, 1024)}
+}
+
+// reset points the decoder at a new slice of the file starting at base,
+// keeping its interning table.
+func (d *decoder) reset(data []byte, base int) {
+	d.data, d.pos, d.base, d.depth = data, 0, base, 0
+}
+
+func (d *decoder) errorf(format string, args ...any) error {
+	return &syntaxError{Offset: d.base + d.pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *decoder) ws() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\n', '\r', '\t':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, 0 at the end.
+func (d *decoder) peek() byte {
+	d.ws()
+	if d.pos >= len(d.data) {
+		return 0
+	}
+	return d.data[d.pos]
+}
+
+func (d *decoder) expect(c byte) error {
+	if d.peek() != c {
+		return d.unexpected(fmt.Sprintf("%q", c))
+	}
+	d.pos++
+	return nil
+}
+
+func (d *decoder) unexpected(want string) error {
+	if d.pos >= len(d.data) {
+		return d.errorf("unexpected end of JSON input, want %s", want)
+	}
+	return d.errorf("invalid character %q, want %s", d.data[d.pos], want)
+}
+
+func (d *decoder) push() error {
+	d.depth++
+	if d.depth > MaxDepth {
+		return &syntaxError{Offset: d.base + d.pos, Msg: errDepth.Error()}
+	}
+	return nil
+}
+
+// value decodes the next value.
+func (d *decoder) value() (any, error) {
+	switch d.peek() {
+	case '{':
+		return d.object()
+	case '[':
+		return d.array()
+	case '"':
+		b, err := d.rawString()
+		if err != nil {
+			return nil, err
+		}
+		return d.str(b, false), nil
+	case 't':
+		return true, d.literal("true")
+	case 'f':
+		return false, d.literal("false")
+	case 'n':
+		return nil, d.literal("null")
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return d.number()
+	}
+	return nil, d.unexpected("a JSON value")
+}
+
+func (d *decoder) object() (map[string]any, error) {
+	if err := d.push(); err != nil {
+		return nil, err
+	}
+	d.pos++ // '{'
+	m := make(map[string]any)
+	if d.peek() == '}' {
+		d.pos++
+		d.depth--
+		return m, nil
+	}
+	for {
+		if d.peek() != '"' {
+			return nil, d.unexpected("an object key")
+		}
+		kb, err := d.rawString()
+		if err != nil {
+			return nil, err
+		}
+		k := d.str(kb, true)
+		if err := d.expect(':'); err != nil {
+			return nil, err
+		}
+		v, err := d.value()
+		if err != nil {
+			return nil, err
+		}
+		m[k] = v
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			d.depth--
+			return m, nil
+		default:
+			return nil, d.unexpected("',' or '}'")
+		}
+	}
+}
+
+func (d *decoder) array() ([]any, error) {
+	if err := d.push(); err != nil {
+		return nil, err
+	}
+	d.pos++ // '['
+	l := []any{}
+	if d.peek() == ']' {
+		d.pos++
+		d.depth--
+		return l, nil
+	}
+	for {
+		v, err := d.value()
+		if err != nil {
+			return nil, err
+		}
+		l = append(l, v)
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			d.depth--
+			return l, nil
+		default:
+			return nil, d.unexpected("',' or ']'")
+		}
+	}
+}
+
+func (d *decoder) literal(lit string) error {
+	if len(d.data)-d.pos < len(lit) || string(d.data[d.pos:d.pos+len(lit)]) != lit {
+		return d.unexpected("a JSON value")
+	}
+	d.pos += len(lit)
+	return nil
+}
+
+// numberEnd scans a JSON number at pos and returns its end, validating the
+// grammar.
+func (d *decoder) numberEnd() (int, bool, error) {
+	i := d.pos
+	data := d.data
+	if i < len(data) && data[i] == '-' {
+		i++
+	}
+	if i >= len(data) {
+		d.pos = i
+		return 0, false, d.unexpected("a digit")
+	}
+	switch {
+	case data[i] == '0':
+		i++
+	case data[i] >= '1' && data[i] <= '9':
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+	default:
+		d.pos = i
+		return 0, false, d.unexpected("a digit")
+	}
+	integer := true
+	if i < len(data) && data[i] == '.' {
+		integer = false
+		i++
+		start := i
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+		if i == start {
+			d.pos = i
+			return 0, false, d.unexpected("a digit after '.'")
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		integer = false
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+		if i == start {
+			d.pos = i
+			return 0, false, d.unexpected("a digit in the exponent")
+		}
+	}
+	return i, integer, nil
+}
+
+func (d *decoder) number() (any, error) {
+	end, integer, err := d.numberEnd()
+	if err != nil {
+		return nil, err
+	}
+	b := d.data[d.pos:end]
+	// Small integers, the common case, without strconv.
+	if integer && len(b) < 16 {
+		neg := b[0] == '-'
+		if neg {
+			b = b[1:]
+		}
+		var n int64
+		for _, c := range b {
+			n = n*10 + int64(c-'0')
+		}
+		if neg {
+			n = -n
+		}
+		d.pos = end
+		return float64(n), nil
+	}
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return nil, d.errorf("invalid number %q", b)
+	}
+	if math.IsInf(f, 0) {
+		return nil, d.errorf("number %q out of range", b)
+	}
+	d.pos = end
+	return f, nil
+}
+
+// rawString reads a string at pos (which is '"') and returns its bytes
+// between the quotes, escapes still in place, or decoded into a fresh
+// slice when there were any.
+func (d *decoder) rawString() ([]byte, error) {
+	start := d.pos + 1
+	i := bytes.IndexByte(d.data[start:], '"')
+	if i < 0 {
+		d.pos = len(d.data)
+		return nil, d.unexpected("closing '\"' of a string")
+	}
+	s := d.data[start : start+i]
+	if bytes.IndexByte(s, '\\') < 0 {
+		for _, c := range s {
+			if c < 0x20 {
+				d.pos = start + bytes.IndexByte(s, c)
+				return nil, d.errorf("invalid control character %q in string", c)
+			}
+		}
+		d.pos = start + i + 1
+		return s, nil
+	}
+	return d.unescape(start)
+}
+
+// unescape decodes a string with escapes starting after its opening quote.
+func (d *decoder) unescape(start int) ([]byte, error) {
+	out := make([]byte, 0, 32)
+	i := start
+	data := d.data
+	for {
+		if i >= len(data) {
+			d.pos = i
+			return nil, d.unexpected("closing '\"' of a string")
+		}
+		c := data[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			return out, nil
+		case c < 0x20:
+			d.pos = i
+			return nil, d.errorf("invalid control character %q in string", c)
+		case c != '\\':
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(data) {
+			d.pos = i + 1
+			return nil, d.unexpected("an escape")
+		}
+		switch e := data[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(data, i+2)
+			if !ok {
+				d.pos = i
+				return nil, d.errorf("invalid \\u escape in string")
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if r2, ok := hex4(data, i+2); ok && i+1 < len(data) && data[i] == '\\' && data[i+1] == 'u' {
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						i += 6
+						r = dec
+					} else {
+						r = utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default:
+			d.pos = i
+			return nil, d.errorf("invalid escape %q in string", "\\"+string(e))
+		}
+		i += 2
+	}
+}
+
+func hex4(data []byte, i int) (rune, bool) {
+	if i+4 > len(data) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// str turns string bytes into a string, interning keys and short values.
+func (d *decoder) str(b []byte, key bool) string {
+	if !key && len(b) > maxInternLen {
+		return string(b)
+	}
+	if s, ok := d.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(d.intern) < maxIntern {
+		d.intern[s] = s
+	}
+	return s
+}
+
+// skip passes over the next value, validating it without building it.
+func (d *decoder) skip() error {
+	switch d.peek() {
+	case '{':
+		if err := d.push(); err != nil {
+			return err
+		}
+		d.pos++
+		if d.peek() == '}' {
+			d.pos++
+			d.depth--
+			return nil
+		}
+		for {
+			if d.peek() != '"' {
+				return d.unexpected("an object key")
+			}
+			if err := d.skipString(); err != nil {
+				return err
+			}
+			if err := d.expect(':'); err != nil {
+				return err
+			}
+			if err := d.skip(); err != nil {
+				return err
+			}
+			switch d.peek() {
+			case ',':
+				d.pos++
+			case '}':
+				d.pos++
+				d.depth--
+				return nil
+			default:
+				return d.unexpected("',' or '}'")
+			}
+		}
+	case '[':
+		if err := d.push(); err != nil {
+			return err
+		}
+		d.pos++
+		if d.peek() == ']' {
+			d.pos++
+			d.depth--
+			return nil
+		}
+		for {
+			if err := d.skip(); err != nil {
+				return err
+			}
+			switch d.peek() {
+			case ',':
+				d.pos++
+			case ']':
+				d.pos++
+				d.depth--
+				return nil
+			default:
+				return d.unexpected("',' or ']'")
+			}
+		}
+	case '"':
+		return d.skipString()
+	case 't':
+		return d.literal("true")
+	case 'f':
+		return d.literal("false")
+	case 'n':
+		return d.literal("null")
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		end, _, err := d.numberEnd()
+		if err != nil {
+			return err
+		}
+		d.pos = end
+		return nil
+	}
+	return d.unexpected("a JSON value")
+}
+
+// skipString passes over a string at pos. It checks escapes loosely (a
+// backslash and the byte after it) and does not look for control
+// characters; the values that are kept are decoded, and strictly checked,
+// by rawString.
+func (d *decoder) skipString() error {
+	i := d.pos + 1
+	data := d.data
+	for {
+		j := bytes.IndexByte(data[i:], '"')
+		if j < 0 {
+			d.pos = len(data)
+			return d.unexpected("closing '\"' of a string")
+		}
+		q := i + j
+		// The quote is escaped if an odd number of backslashes precede it.
+		n := 0
+		for k := q - 1; k >= i && data[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			d.pos = q + 1
+			return nil
+		}
+		i = q + 1
+	}
+}
+
+// readString reads the string at pos, or fails if the next value is not a
+// string.
+func (d *decoder) readString() (string, error) {
+	if d.peek() != '"' {
+		return "", d.unexpected("a string")
+	}
+	b, err := d.rawString()
+	if err != nil {
+		return "", err
+	}
+	return d.str(b, true), nil
+}
+
+// fields walks the object at pos, calling fn for each key with the decoder
+// positioned at the key's value; fn must consume the value (skip, decode or
+// walk it). A null is an empty object.
+func (d *decoder) fields(fn func(key []byte) error) error {
+	if d.peek() == 'n' {
+		return d.literal("null")
+	}
+	if d.peek() != '{' {
+		return d.unexpected("'{'")
+	}
+	if err := d.push(); err != nil {
+		return err
+	}
+	d.pos++
+	if d.peek() == '}' {
+		d.pos++
+		d.depth--
+		return nil
+	}
+	for {
+		if d.peek() != '"' {
+			return d.unexpected("an object key")
+		}
+		k, err := d.rawString()
+		if err != nil {
+			return err
+		}
+		if err := d.expect(':'); err != nil {
+			return err
+		}
+		d.ws()
+		if err := fn(k); err != nil {
+			return err
+		}
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			d.depth--
+			return nil
+		default:
+			return d.unexpected("',' or '}'")
+		}
+	}
+}
+
+// elements walks the array at pos, calling fn for each element with the
+// decoder positioned at it; fn must consume the element. A null is an empty
+// array.
+func (d *decoder) elements(fn func(i int) error) error {
+	if d.peek() == 'n' {
+		return d.literal("null")
+	}
+	if d.peek() != '[' {
+		return d.unexpected("'['")
+	}
+	if err := d.push(); err != nil {
+		return err
+	}
+	d.pos++
+	if d.peek() == ']' {
+		d.pos++
+		d.depth--
+		return nil
+	}
+	for i := 0; ; i++ {
+		d.ws()
+		if err := fn(i); err != nil {
+			return err
+		}
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			d.depth--
+			return nil
+		default:
+			return d.unexpected("',' or ']'")
+		}
+	}
+}
+
+// end checks that only white space follows the top-level value.
+func (d *decoder) end() error {
+	if d.peek() != 0 {
+		return d.errorf("invalid character %q after top-level value", d.data[d.pos])
+	}
+	return nil
+}
+
+// position converts a byte offset into a 1-based line and column.
+func position(data []byte, offset int) (line, col int) {
+	if offset > len(data) {
+		offset = len(data)
+	}
+	line = 1 + bytes.Count(data[:offset], []byte{'\n'})
+	col = offset - bytes.LastIndexByte(data[:offset], '\n')
+	return line, col
+}
