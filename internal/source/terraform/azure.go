@@ -1,5 +1,1146 @@
 package terraform
 
-var azureMappers = map[string]mapper{}
+import (
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
 
-var azureJoiners = map[string]joiner{}
+	"github.com/hoheit/hoheit/internal/inventory"
+)
+
+// The azurerm mappers. Names follow azurerm v4 and keep the v3 spellings
+// where v4 renamed an attribute (enable_https_traffic_only and the like),
+// so plans of either major version map the same.
+
+var azureMappers = map[string]mapper{
+	"azurerm_storage_account":                                azureStorageAccount,
+	"azurerm_linux_virtual_machine":                          azureLinuxVM,
+	"azurerm_windows_virtual_machine":                        azureWindowsVM,
+	"azurerm_virtual_machine":                                azureLegacyVM,
+	"azurerm_managed_disk":                                   azureManagedDisk,
+	"azurerm_mssql_server":                                   azureMSSQLServer,
+	"azurerm_mssql_database":                                 azureMSSQLDatabase,
+	"azurerm_postgresql_flexible_server":                     azureFlexibleServer("postgres"),
+	"azurerm_mysql_flexible_server":                          azureFlexibleServer("mysql"),
+	"azurerm_cosmosdb_account":                               azureCosmosDB,
+	"azurerm_network_security_group":                         azureNSG,
+	"azurerm_virtual_network":                                azureVNet,
+	"azurerm_role_assignment":                                azureRoleAssignment,
+	"azurerm_role_definition":                                azureRoleDefinition,
+	"azurerm_user_assigned_identity":                         azureUserAssignedIdentity,
+	"azurerm_key_vault_key":                                  azureKeyVaultKey,
+	"azurerm_key_vault_managed_hardware_security_module_key": azureManagedHSMKey,
+	"azurerm_monitor_diagnostic_setting":                     azureDiagnosticSetting,
+	"azurerm_monitor_log_profile":                            azureLogProfile,
+}
+
+var azureJoiners = map[string]joiner{
+	"azurerm_storage_container": {
+		Target: "object_storage.bucket", Ref: "storage_account_id", Apply: azureStorageContainer,
+	},
+	"azurerm_storage_account_customer_managed_key": {
+		Target: "object_storage.bucket", Ref: "storage_account_id", Apply: azureStorageCMK,
+	},
+	"azurerm_storage_account_network_rules": {
+		Target: "object_storage.bucket", Ref: "storage_account_id", Apply: azureStorageNetworkRules,
+	},
+	"azurerm_network_security_rule": {
+		Target: "network.firewall", Ref: "network_security_group_name", Apply: azureNSGRule,
+	},
+	"azurerm_subnet_network_security_group_association": {
+		Target: "network.firewall", Ref: "network_security_group_id", Apply: azureNSGAssociation("subnet_id"),
+	},
+	"azurerm_network_interface_security_group_association": {
+		Target: "network.firewall", Ref: "network_security_group_id", Apply: azureNSGAssociation("network_interface_id"),
+	},
+	"azurerm_network_watcher_flow_log": {
+		Target: "network.network", Ref: "target_resource_id", Apply: azureFlowLog,
+	},
+	"azurerm_virtual_machine_data_disk_attachment": {
+		Target: "compute.disk", Ref: "managed_disk_id", Apply: azureDiskAttachment,
+	},
+	"azurerm_mssql_server_transparent_data_encryption": {
+		Target: "database.instance", Ref: "server_id", Apply: azureMSSQLTDE,
+	},
+	"azurerm_mssql_server_extended_auditing_policy": {
+		Target: "database.instance", Ref: "server_id", Apply: azureMSSQLAuditing,
+	},
+	"azurerm_postgresql_flexible_server_configuration": {
+		Target: "database.instance", Ref: "server_id", Apply: azureFlexibleServerConfig,
+	},
+	"azurerm_mysql_flexible_server_configuration": {
+		Target: "database.instance", Ref: "server_id", Apply: azureFlexibleServerConfig,
+	},
+}
+
+// azureStart begins a resource with what every azurerm resource shares.
+func azureStart(n *native, typ string) mapping {
+	m := startMapping(n, "azure", typ)
+	if loc := azureLocation(n.str("location")); loc != "" {
+		m.r.Region = loc
+	}
+	m.r.Tags = tagsOf(n.Values["tags"])
+	return m
+}
+
+// azureLocation normalizes a location as azurerm does: "West Europe" and
+// "westeurope" are the same region.
+func azureLocation(s string) string {
+	return strings.ToLower(strings.ReplaceAll(s, " ", ""))
+}
+
+// azureTLS turns azurerm's TLS spellings (TLS1_2, 1.2, Tls12) into "1.2".
+func azureTLS(s string) string {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "TLSV"), "TLS")
+	s = strings.TrimPrefix(s, "_")
+	switch s {
+	case "1_0", "1.0", "10":
+		return "1.0"
+	case "1_1", "1.1", "11":
+		return "1.1"
+	case "1_2", "1.2", "12":
+		return "1.2"
+	case "1_3", "1.3", "13":
+		return "1.3"
+	}
+	return ""
+}
+
+func azureStorageAccount(n *native) *inventory.Resource {
+	m := azureStart(n, "object_storage.bucket")
+	// Azure Storage encrypts every account at rest; without a customer key
+	// the key is Microsoft's.
+	m.r.Set("encryption.at_rest.enabled", true)
+	switch {
+	case m.unknownAny("customer_managed_key"):
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+	case n.str("customer_managed_key.0.managed_hsm_key_id") != "":
+		// A key in the customer's own managed HSM: Microsoft never holds it.
+		m.r.Set("encryption.at_rest.key_manager", "external")
+		m.r.Set("encryption.at_rest.key_id", n.str("customer_managed_key.0.managed_hsm_key_id"))
+	case n.str("customer_managed_key.0.key_vault_key_id") != "":
+		m.r.Set("encryption.at_rest.key_manager", "customer")
+		m.r.Set("encryption.at_rest.key_id", n.str("customer_managed_key.0.key_vault_key_id"))
+	default:
+		m.r.Set("encryption.at_rest.key_manager", "provider")
+	}
+	// https_traffic_only_enabled (v4) was enable_https_traffic_only (v3);
+	// both default to true.
+	https := "https_traffic_only_enabled"
+	if !n.has(https) && !n.unknown(https) {
+		https = "enable_https_traffic_only"
+	}
+	m.boolAttr("encryption.in_transit.enforced", https, true)
+	m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("min_tls_version")), "min_tls_version")
+	if m.unknownAny("allow_nested_items_to_be_public") {
+		m.unknown("public_access_block")
+	} else {
+		allow, ok := boolAt(n, "allow_nested_items_to_be_public")
+		m.r.Set("public_access_block", ok && !allow)
+	}
+	m.boolAttr("versioning.enabled", "blob_properties.0.versioning_enabled", false)
+	state := n.str("immutability_policy.0.state")
+	m.set("object_lock.enabled", state == "Locked" || state == "Unlocked", "immutability_policy")
+	switch strings.ToUpper(n.str("account_replication_type")) {
+	case "GRS", "RAGRS", "GZRS", "RAGZRS":
+		m.r.Set("replication.enabled", true)
+	default:
+		m.set("replication.enabled", false, "account_replication_type")
+	}
+	m.r.Set("replication.regions", []any{})
+	publicAccess, ok := boolAt(n, "public_network_access_enabled")
+	private := (ok && !publicAccess) || strings.EqualFold(n.str("network_rules.0.default_action"), "Deny")
+	m.set("network.private_only", private, "public_network_access_enabled", "network_rules")
+	return m.r
+}
+
+// azureStorageContainer makes the account public when a container allows
+// anonymous reads and the account does not forbid them.
+func azureStorageContainer(n *native, target *inventory.Resource) {
+	m := mapping{n: n, r: target}
+	if public, _ := target.Get("public"); public == true {
+		return
+	}
+	if n.unknown("container_access_type") {
+		m.unknown("public")
+		return
+	}
+	access := strings.ToLower(n.str("container_access_type"))
+	if access == "" || access == "private" {
+		return
+	}
+	if allow, ok := target.Native["allow_nested_items_to_be_public"].(bool); ok && !allow {
+		return // the account-level guard wins over the container's setting
+	}
+	setOverride(target, "public", true)
+}
+
+func azureStorageCMK(n *native, target *inventory.Resource) {
+	m := mapping{n: n, r: target}
+	switch {
+	case m.unknownAny("managed_hsm_key_id", "key_vault_key_id", "key_name", "key_vault_id"):
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+	case n.str("managed_hsm_key_id") != "":
+		setOverride(target, "encryption.at_rest.key_manager", "external")
+		setOverride(target, "encryption.at_rest.key_id", n.str("managed_hsm_key_id"))
+	default:
+		id := n.str("key_vault_key_id")
+		if id == "" {
+			id = strings.TrimSuffix(n.str("key_vault_id"), "/") + "/keys/" + n.str("key_name")
+		}
+		setOverride(target, "encryption.at_rest.key_manager", "customer")
+		setOverride(target, "encryption.at_rest.key_id", id)
+	}
+}
+
+func azureStorageNetworkRules(n *native, target *inventory.Resource) {
+	m := mapping{n: n, r: target}
+	if private, _ := target.Get("network.private_only"); private == true {
+		return
+	}
+	m.set("network.private_only", strings.EqualFold(n.str("default_action"), "Deny"), "default_action")
+}
+
+func azureLinuxVM(n *native) *inventory.Resource {
+	m := azureVM(n)
+	// disable_password_authentication defaults to true.
+	if m.unknownAny("disable_password_authentication") {
+		m.unknown("login.password_auth")
+	} else {
+		disabled, ok := boolAt(n, "disable_password_authentication")
+		m.r.Set("login.password_auth", ok && !disabled)
+	}
+	return m.r
+}
+
+func azureWindowsVM(n *native) *inventory.Resource {
+	m := azureVM(n)
+	m.r.Set("login.password_auth", true) // Windows VMs always have an admin password
+	return m.r
+}
+
+// azureVM maps what linux and windows virtual machines share.
+func azureVM(n *native) mapping {
+	m := azureStart(n, "compute.instance")
+	m.strAttr("machine_type", "size")
+	if id := n.str("source_image_id"); id != "" {
+		m.r.Set("image", id)
+	} else {
+		ref := "source_image_reference.0."
+		m.set("image", joinSet(":", n.str(ref+"publisher"), n.str(ref+"offer"), n.str(ref+"sku"), n.str(ref+"version")),
+			"source_image_reference", "source_image_id")
+	}
+	m.set("confidential_computing", azureConfidential(n.str("size"), n.str("os_disk.0.security_encryption_type")),
+		"size", "os_disk.0.security_encryption_type")
+	m.boolAttr("secure_boot.enabled", "secure_boot_enabled", false)
+	m.boolAttr("secure_boot.vtpm", "vtpm_enabled", false)
+	// The network interfaces are separate resources the VM only names, so
+	// whether one carries a public IP cannot be seen from the VM.
+	m.unknown("public_ip")
+	// IMDS is always on and needs a header, not a session token.
+	m.r.Set("metadata_service.enabled", true)
+	m.r.Set("metadata_service.token_required", false)
+	m.r.Set("encryption.at_rest.enabled", true) // managed disks are always encrypted
+	des := firstSet(n.str("os_disk.0.disk_encryption_set_id"), n.str("os_disk.0.secure_vm_disk_encryption_set_id"))
+	switch {
+	case m.unknownAny("os_disk.0.disk_encryption_set_id", "os_disk.0.secure_vm_disk_encryption_set_id"):
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+	case des != "":
+		m.r.Set("encryption.at_rest.key_manager", "customer")
+		m.r.Set("encryption.at_rest.key_id", des)
+	default:
+		m.r.Set("encryption.at_rest.key_manager", "provider")
+	}
+	azureIdentity(m)
+	m.r.Set("identity.default_service_account", false)
+	// The serial console needs boot diagnostics.
+	m.set("login.serial_console", len(n.list("boot_diagnostics")) > 0, "boot_diagnostics")
+	return m
+}
+
+// azureIdentity sets identity.principal from an identity block.
+func azureIdentity(m mapping) {
+	if m.unknownAny("identity") {
+		m.unknown("identity.principal")
+		return
+	}
+	ids := stringsAt(m.n, "identity.0.identity_ids")
+	switch {
+	case len(ids) > 0:
+		m.r.Set("identity.principal", ids[0])
+	case strings.Contains(m.n.str("identity.0.type"), "SystemAssigned"):
+		m.r.Set("identity.principal", "SystemAssigned")
+	}
+}
+
+// azureConfidentialSize matches the confidential VM sizes: DCas/ECas and
+// DCads/ECads (AMD SEV-SNP), DCes/ECes and DCeds/ECeds (Intel TDX), and
+// the NCC H100 sizes (AMD SEV-SNP).
+var azureConfidentialSize = regexp.MustCompile(`(?i)^standard_(?:(?:dc|ec)\d+(a|e)\w*_v\d+|(ncc)\d+\w*)$`)
+
+// azureConfidential tells the memory encryption of a VM: only a
+// confidential VM (os_disk security_encryption_type set) on a confidential
+// size encrypts memory against the host.
+func azureConfidential(size, securityEncryption string) string {
+	if securityEncryption == "" {
+		return "none"
+	}
+	g := azureConfidentialSize.FindStringSubmatch(size)
+	switch {
+	case g == nil:
+		return "none"
+	case strings.EqualFold(g[1], "e"):
+		return "tdx"
+	}
+	return "sev-snp"
+}
+
+func azureLegacyVM(n *native) *inventory.Resource {
+	m := azureStart(n, "compute.instance")
+	m.strAttr("machine_type", "vm_size")
+	ref := "storage_image_reference.0."
+	m.set("image", firstSet(n.str(ref+"id"), joinSet(":", n.str(ref+"publisher"), n.str(ref+"offer"), n.str(ref+"sku"), n.str(ref+"version"))),
+		"storage_image_reference")
+	m.r.Set("confidential_computing", "none") // the legacy resource cannot create confidential VMs
+	m.unknown("public_ip")
+	m.r.Set("metadata_service.enabled", true)
+	m.r.Set("metadata_service.token_required", false)
+	m.r.Set("encryption.at_rest.enabled", true)
+	m.r.Set("encryption.at_rest.key_manager", "provider")
+	azureIdentity(m)
+	m.r.Set("identity.default_service_account", false)
+	switch {
+	case len(n.list("os_profile_windows_config")) > 0:
+		m.r.Set("login.password_auth", true)
+	case m.unknownAny("os_profile_linux_config"):
+		m.unknown("login.password_auth")
+	case len(n.list("os_profile_linux_config")) > 0:
+		disabled, _ := boolAt(n, "os_profile_linux_config.0.disable_password_authentication")
+		m.r.Set("login.password_auth", !disabled)
+	}
+	enabled, _ := boolAt(n, "boot_diagnostics.0.enabled")
+	m.set("login.serial_console", enabled, "boot_diagnostics")
+	return m.r
+}
+
+func azureManagedDisk(n *native) *inventory.Resource {
+	m := azureStart(n, "compute.disk")
+	m.intAttr("size_gb", "disk_size_gb", 0)
+	m.r.Set("encryption.at_rest.enabled", true)
+	des := firstSet(n.str("disk_encryption_set_id"), n.str("secure_vm_disk_encryption_set_id"))
+	switch {
+	case m.unknownAny("disk_encryption_set_id", "secure_vm_disk_encryption_set_id"):
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+	case des != "":
+		m.r.Set("encryption.at_rest.key_manager", "customer")
+		m.r.Set("encryption.at_rest.key_id", des)
+	default:
+		m.r.Set("encryption.at_rest.key_manager", "provider")
+	}
+	m.r.Set("snapshot.public", false)
+	return m.r
+}
+
+func azureDiskAttachment(n *native, target *inventory.Resource) {
+	setOverride(target, "attached", true)
+}
+
+func azureMSSQLServer(n *native) *inventory.Resource {
+	m := azureStart(n, "database.instance")
+	m.r.Set("engine", "sqlserver")
+	m.strAttr("engine_version", "version")
+	// Transparent data encryption is on by default with a service key.
+	m.r.Set("encryption.at_rest.enabled", true)
+	if kid := n.str("transparent_data_encryption_key_vault_key_id"); kid != "" || n.unknown("transparent_data_encryption_key_vault_key_id") {
+		m.set("encryption.at_rest.key_manager", "customer", "transparent_data_encryption_key_vault_key_id")
+		m.set("encryption.at_rest.key_id", kid, "transparent_data_encryption_key_vault_key_id")
+	} else {
+		m.r.Set("encryption.at_rest.key_manager", "provider")
+	}
+	// Azure SQL refuses unencrypted connections.
+	m.r.Set("encryption.in_transit.enforced", true)
+	m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("minimum_tls_version")), "minimum_tls_version")
+	m.boolAttr("public", "public_network_access_enabled", true)
+	m.r.Set("backup.enabled", true) // point-in-time backups are always taken
+	m.r.Set("backup.retention_days", int64(7))
+	if m.unknownAny("azuread_administrator") {
+		m.unknown("auth.iam", "auth.local_only")
+	} else {
+		entra := len(n.list("azuread_administrator")) > 0
+		entraOnly, _ := boolAt(n, "azuread_administrator.0.azuread_authentication_only")
+		m.r.Set("auth.iam", entra)
+		m.r.Set("auth.local_only", !entra && !entraOnly)
+	}
+	return m.r
+}
+
+func azureMSSQLTDE(n *native, target *inventory.Resource) {
+	m := mapping{n: n, r: target}
+	switch {
+	case m.unknownAny("managed_hsm_key_id", "key_vault_key_id"):
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+	case n.str("managed_hsm_key_id") != "":
+		setOverride(target, "encryption.at_rest.key_manager", "external")
+		setOverride(target, "encryption.at_rest.key_id", n.str("managed_hsm_key_id"))
+	case n.str("key_vault_key_id") != "":
+		setOverride(target, "encryption.at_rest.key_manager", "customer")
+		setOverride(target, "encryption.at_rest.key_id", n.str("key_vault_key_id"))
+	}
+}
+
+func azureMSSQLAuditing(n *native, target *inventory.Resource) {
+	m := mapping{n: n, r: target}
+	enabled, ok := boolAt(n, "enabled") // defaults to true
+	m.set("logging.enabled", !ok || enabled, "enabled")
+	m.set("logging.destination", n.str("storage_endpoint"), "storage_endpoint")
+}
+
+func azureMSSQLDatabase(n *native) *inventory.Resource {
+	m := azureStart(n, "database.instance")
+	m.r.Set("engine", "sqlserver")
+	tde, ok := boolAt(n, "transparent_data_encryption_enabled") // defaults to true
+	m.set("encryption.at_rest.enabled", !ok || tde, "transparent_data_encryption_enabled")
+	switch {
+	case m.unknownAny("transparent_data_encryption_key_vault_key_id", "transparent_data_encryption_enabled"):
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+	case n.str("transparent_data_encryption_key_vault_key_id") != "":
+		m.r.Set("encryption.at_rest.key_manager", "customer")
+		m.r.Set("encryption.at_rest.key_id", n.str("transparent_data_encryption_key_vault_key_id"))
+	case ok && !tde:
+		m.r.Set("encryption.at_rest.key_manager", "none")
+	default:
+		m.r.Set("encryption.at_rest.key_manager", "provider")
+	}
+	m.r.Set("encryption.in_transit.enforced", true)
+	// Network access is the server's: the database cannot tell.
+	m.unknown("public")
+	m.r.Set("backup.enabled", true)
+	m.intAttr("backup.retention_days", "short_term_retention_policy.0.retention_days", 7)
+	m.boolAttr("high_availability", "zone_redundant", false)
+	return m.r
+}
+
+// azureFlexibleServer maps PostgreSQL and MySQL flexible servers.
+func azureFlexibleServer(engine string) mapper {
+	return func(n *native) *inventory.Resource {
+		m := azureStart(n, "database.instance")
+		m.r.Set("engine", engine)
+		m.strAttr("engine_version", "version")
+		m.r.Set("encryption.at_rest.enabled", true)
+		switch {
+		case m.unknownAny("customer_managed_key"):
+			m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+		case n.str("customer_managed_key.0.key_vault_key_id") != "":
+			m.r.Set("encryption.at_rest.key_manager", "customer")
+			m.r.Set("encryption.at_rest.key_id", n.str("customer_managed_key.0.key_vault_key_id"))
+		default:
+			m.r.Set("encryption.at_rest.key_manager", "provider")
+		}
+		// require_secure_transport is on and TLS 1.2 the floor unless a
+		// server configuration resource says otherwise.
+		m.r.Set("encryption.in_transit.enforced", true)
+		m.r.Set("encryption.in_transit.min_tls_version", "1.2")
+		switch {
+		case m.unknownAny("public_network_access_enabled", "delegated_subnet_id"):
+			m.unknown("public")
+		case n.has("public_network_access_enabled"):
+			m.boolAttr("public", "public_network_access_enabled", false)
+		default:
+			m.r.Set("public", n.str("delegated_subnet_id") == "")
+		}
+		m.r.Set("backup.enabled", true)
+		m.intAttr("backup.retention_days", "backup_retention_days", 7)
+		if m.unknownAny("high_availability") {
+			m.unknown("high_availability")
+		} else {
+			mode := n.str("high_availability.0.mode")
+			m.r.Set("high_availability", mode != "" && !strings.EqualFold(mode, "Disabled"))
+		}
+		if m.unknownAny("authentication") {
+			m.unknown("auth.iam", "auth.local_only")
+		} else {
+			entra, _ := boolAt(n, "authentication.0.active_directory_auth_enabled")
+			password, ok := boolAt(n, "authentication.0.password_auth_enabled")
+			m.r.Set("auth.iam", entra)
+			m.r.Set("auth.local_only", !entra && (!ok || password))
+		}
+		return m.r
+	}
+}
+
+// azureFlexibleServerConfig applies the server parameters that decide
+// transport encryption and audit logging.
+func azureFlexibleServerConfig(n *native, target *inventory.Resource) {
+	m := mapping{n: n, r: target}
+	if n.unknown("name") {
+		m.unknown("encryption.in_transit.enforced", "encryption.in_transit.min_tls_version", "logging.enabled")
+		return
+	}
+	value := strings.ToLower(n.str("value"))
+	switch strings.ToLower(n.str("name")) {
+	case "require_secure_transport":
+		m.set("encryption.in_transit.enforced", value == "on" || value == "true", "value")
+	case "ssl_min_protocol_version", "tls_version":
+		// tls_version lists the accepted versions: the lowest counts.
+		low := ""
+		for _, v := range strings.Split(value, ",") {
+			if t := azureTLS(v); t != "" && (low == "" || t < low) {
+				low = t
+			}
+		}
+		m.set("encryption.in_transit.min_tls_version", low, "value")
+	case "pgaudit.log", "audit_log_enabled":
+		m.set("logging.enabled", value != "" && value != "none" && value != "off", "value")
+	}
+}
+
+func azureCosmosDB(n *native) *inventory.Resource {
+	m := azureStart(n, "database.instance")
+	m.r.Set("engine", "cosmosdb")
+	m.strAttr("engine_version", "kind")
+	m.r.Set("encryption.at_rest.enabled", true)
+	switch {
+	case m.unknownAny("key_vault_key_id", "managed_hsm_key_id"):
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+	case n.str("managed_hsm_key_id") != "":
+		m.r.Set("encryption.at_rest.key_manager", "external")
+		m.r.Set("encryption.at_rest.key_id", n.str("managed_hsm_key_id"))
+	case n.str("key_vault_key_id") != "":
+		m.r.Set("encryption.at_rest.key_manager", "customer")
+		m.r.Set("encryption.at_rest.key_id", n.str("key_vault_key_id"))
+	default:
+		m.r.Set("encryption.at_rest.key_manager", "provider")
+	}
+	m.r.Set("encryption.in_transit.enforced", true) // Cosmos DB accepts TLS only
+	m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("minimal_tls_version")), "minimal_tls_version")
+	// ip_range_filter is a list in v4 and a comma-separated string in v3.
+	filters := stringsAt(n, "ip_range_filter")
+	if s := n.str("ip_range_filter"); s != "" {
+		for _, f := range strings.Split(s, ",") {
+			filters = append(filters, strings.TrimSpace(f))
+		}
+	}
+	open := true
+	if ok, present := boolAt(n, "public_network_access_enabled"); present && !ok {
+		open = false
+	}
+	if vnet, _ := boolAt(n, "is_virtual_network_filter_enabled"); vnet {
+		open = false
+	}
+	if len(filters) > 0 && !includesInternet(filters) {
+		open = false
+	}
+	m.set("public", open, "public_network_access_enabled", "is_virtual_network_filter_enabled", "ip_range_filter")
+	m.r.Set("backup.enabled", true) // periodic backups are the default
+	if hours, ok := intAt(n, "backup.0.retention_in_hours"); ok || n.unknown("backup") {
+		m.set("backup.retention_days", hours/24, "backup")
+	}
+	locations := n.list("geo_location")
+	zoneRedundant := false
+	for i := range locations {
+		if z, _ := boolAt(n, "geo_location."+strconv.Itoa(i)+".zone_redundant"); z {
+			zoneRedundant = true
+		}
+	}
+	m.set("high_availability", len(locations) > 1 || zoneRedundant, "geo_location")
+	// Entra ID data-plane RBAC is always available next to the account keys.
+	m.r.Set("auth.iam", true)
+	m.r.Set("auth.local_only", false)
+	return m.r
+}
+
+func azureNSG(n *native) *inventory.Resource {
+	m := azureStart(n, "network.firewall")
+	m.r.Set("default", false)
+	m.r.Set("attached_to", []any{})
+	if m.unknownAny("security_rule") {
+		m.unknown("rules")
+		return m.r
+	}
+	var rules []any
+	for i := range n.list("security_rule") {
+		rules = append(rules, azureRules(n, "security_rule."+strconv.Itoa(i)+".")...)
+	}
+	if rules == nil {
+		rules = []any{}
+	}
+	m.r.Set("rules", rules)
+	return m.r
+}
+
+// azureNSGRule adds a separately declared rule to its security group.
+func azureNSGRule(n *native, target *inventory.Resource) {
+	m := mapping{n: n, r: target}
+	if target.IsUnknown("rules") {
+		return
+	}
+	if n.unknown("access") || n.unknown("direction") || n.unknown("source_address_prefix") || n.unknown("source_address_prefixes") ||
+		n.unknown("destination_port_range") || n.unknown("destination_port_ranges") || n.unknown("protocol") {
+		m.unknown("rules")
+		return
+	}
+	appendList(target, "rules", azureRules(n, "")...)
+}
+
+// azureRules turns one NSG rule (inline at prefix, or a standalone rule at
+// "") into one normalized rule per destination port range.
+func azureRules(n *native, prefix string) []any {
+	direction := "ingress"
+	if strings.EqualFold(n.str(prefix+"direction"), "Outbound") {
+		direction = "egress"
+	}
+	action := "allow"
+	if strings.EqualFold(n.str(prefix+"access"), "Deny") {
+		action = "deny"
+	}
+	sources := stringsAt(n, prefix+"source_address_prefixes")
+	if s := n.str(prefix + "source_address_prefix"); s != "" {
+		sources = append([]any{s}, sources...)
+	}
+	sources = append(sources, stringsAt(n, prefix+"source_application_security_group_ids")...)
+	dests := stringsAt(n, prefix+"destination_address_prefixes")
+	if s := n.str(prefix + "destination_address_prefix"); s != "" {
+		dests = append([]any{s}, dests...)
+	}
+	dests = append(dests, stringsAt(n, prefix+"destination_application_security_group_ids")...)
+	ports := stringsAt(n, prefix+"destination_port_ranges")
+	if s := n.str(prefix + "destination_port_range"); s != "" {
+		ports = append([]any{s}, ports...)
+	}
+	if len(ports) == 0 {
+		ports = []any{"*"}
+	}
+	priority, _ := intAt(n, prefix+"priority")
+	out := make([]any, 0, len(ports))
+	for _, p := range ports {
+		from, to := parsePortRange(p.(string))
+		out = append(out, newFirewallRule(direction, action, ruleProtocol(n.str(prefix+"protocol")), from, to, sources, dests, priority))
+	}
+	return out
+}
+
+// azureNSGAssociation records what a security group is attached to.
+func azureNSGAssociation(attr string) func(n *native, target *inventory.Resource) {
+	return func(n *native, target *inventory.Resource) {
+		if id := n.str(attr); id != "" {
+			appendList(target, "attached_to", id)
+		} else if n.unknown(attr) {
+			mapping{n: n, r: target}.unknown("attached_to")
+		}
+	}
+}
+
+func azureVNet(n *native) *inventory.Resource {
+	m := azureStart(n, "network.network")
+	m.set("cidrs", stringsAt(n, "address_space"), "address_space")
+	m.r.Set("default", false) // Azure has no default virtual network
+	if m.unknownAny("ddos_protection_plan") {
+		m.unknown("ddos_protection")
+	} else {
+		enabled, ok := boolAt(n, "ddos_protection_plan.0.enable")
+		m.r.Set("ddos_protection", ok && enabled)
+	}
+	return m.r
+}
+
+// azureFlowLog turns on flow logs for the virtual network it targets.
+func azureFlowLog(n *native, target *inventory.Resource) {
+	m := mapping{n: n, r: target}
+	enabled, ok := boolAt(n, "enabled") // defaults to true in v4
+	m.set("flow_logs.enabled", !ok || enabled, "enabled")
+}
+
+// azureOwnerRole is the role definition id of the built-in Owner role.
+const azureOwnerRole = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+
+func azureRoleAssignment(n *native) *inventory.Resource {
+	m := azureStart(n, "iam.policy")
+	role := firstSet(n.str("role_definition_name"), n.str("role_definition_id"))
+	m.set("role", role, "role_definition_name", "role_definition_id")
+	if principal := n.str("principal_id"); principal != "" {
+		m.r.Set("members", []any{principal})
+	} else {
+		m.set("members", []any{}, "principal_id")
+	}
+	admin := strings.EqualFold(n.str("role_definition_name"), "Owner") ||
+		strings.HasSuffix(strings.ToLower(n.str("role_definition_id")), azureOwnerRole)
+	m.set("admin", admin, "role_definition_name", "role_definition_id")
+	m.r.Set("public", false)
+	m.set("scope", azureScope(n.str("scope")), "scope")
+	return m.r
+}
+
+// azureScope classifies an ARM scope.
+func azureScope(scope string) string {
+	s := strings.ToLower(strings.Trim(scope, "/"))
+	parts := strings.Split(s, "/")
+	switch {
+	case s == "":
+		return "organization" // the root scope "/"
+	case strings.HasPrefix(s, "providers/microsoft.management/managementgroups/"):
+		return "organization"
+	case len(parts) == 2 && parts[0] == "subscriptions":
+		return "account"
+	case len(parts) == 4 && parts[2] == "resourcegroups":
+		return "resource group"
+	}
+	return "resource"
+}
+
+func azureRoleDefinition(n *native) *inventory.Resource {
+	m := azureStart(n, "iam.policy")
+	m.strAttr("role", "name")
+	m.r.Set("members", []any{})
+	m.r.Set("public", false)
+	m.set("scope", azureScope(n.str("scope")), "scope")
+	if m.unknownAny("permissions") {
+		m.unknown("statements", "admin", "wildcard_actions")
+		return m.r
+	}
+	scopes := stringsAt(n, "assignable_scopes")
+	if len(scopes) == 0 {
+		if s := n.str("scope"); s != "" {
+			scopes = []any{s}
+		}
+	}
+	var statements []any
+	admin, wildcard := false, false
+	for i := range n.list("permissions") {
+		p := "permissions." + strconv.Itoa(i) + "."
+		actions := append(stringsAt(n, p+"actions"), stringsAt(n, p+"data_actions")...)
+		for _, a := range actions {
+			s := a.(string)
+			if s == "*" {
+				admin = true
+			}
+			if strings.HasSuffix(s, "/*") || s == "*" {
+				wildcard = true
+			}
+		}
+		statements = append(statements, map[string]any{
+			"effect": "allow", "actions": actions, "resources": scopes, "principals": []any{},
+		})
+	}
+	if statements == nil {
+		statements = []any{}
+	}
+	m.r.Set("statements", statements)
+	m.r.Set("admin", admin)
+	m.r.Set("wildcard_actions", wildcard)
+	return m.r
+}
+
+func azureUserAssignedIdentity(n *native) *inventory.Resource {
+	m := azureStart(n, "iam.principal")
+	m.r.Set("kind", "service_account")
+	m.r.Set("console_access", false)
+	m.r.Set("static_keys", int64(0))
+	m.r.Set("external", false)
+	return m.r
+}
+
+func azureKeyVaultKey(n *native) *inventory.Resource {
+	m := azureStart(n, "kms.key")
+	keyType := strings.ToUpper(n.str("key_type"))
+	m.r.Set("enabled", true)
+	// Only the -HSM key types live in an HSM; in a premium vault a plain
+	// RSA or EC key is still a software key.
+	if strings.HasSuffix(keyType, "-HSM") {
+		m.r.Set("protection", "hsm")
+	} else {
+		m.set("protection", "software", "key_type")
+	}
+	m.set("algorithm", azureKeyAlgorithm(n), "key_type", "key_size", "curve")
+	azureRotation(m)
+	return m.r
+}
+
+func azureManagedHSMKey(n *native) *inventory.Resource {
+	m := azureStart(n, "kms.key")
+	m.r.Set("enabled", true)
+	m.r.Set("protection", "hsm")
+	m.set("algorithm", azureKeyAlgorithm(n), "key_type", "key_size", "curve")
+	azureRotation(m)
+	return m.r
+}
+
+// azureKeyAlgorithm renders the key spec as RSA_2048, EC_P384 or AES_256.
+func azureKeyAlgorithm(n *native) string {
+	t := strings.TrimSuffix(strings.ToUpper(n.str("key_type")), "-HSM")
+	switch t {
+	case "RSA":
+		if size, ok := intAt(n, "key_size"); ok {
+			return "RSA_" + strconv.FormatInt(size, 10)
+		}
+		return "RSA"
+	case "EC":
+		if c := strings.ReplaceAll(strings.ToUpper(n.str("curve")), "-", ""); c != "" {
+			return "EC_" + c
+		}
+		return "EC"
+	case "OCT":
+		if size, ok := intAt(n, "key_size"); ok {
+			return "AES_" + strconv.FormatInt(size, 10)
+		}
+		return "AES"
+	}
+	return t
+}
+
+// azureRotation reads rotation_policy.automatic.time_after_creation.
+func azureRotation(m mapping) {
+	if m.unknownAny("rotation_policy") {
+		m.unknown("rotation.enabled", "rotation.period_days")
+		return
+	}
+	after := m.n.str("rotation_policy.0.automatic.0.time_after_creation")
+	days := isoDays(after)
+	m.r.Set("rotation.enabled", days > 0)
+	m.r.Set("rotation.period_days", days)
+}
+
+// isoDays converts an ISO 8601 duration such as P90D or P1Y into days,
+// 0 if it cannot be read.
+func isoDays(s string) int64 {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(s, "P") {
+		return 0
+	}
+	s = strings.SplitN(s[1:], "T", 2)[0]
+	var days, num int64
+	seen := false
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			num = num*10 + int64(c-'0')
+			seen = true
+			if num > 1<<40 {
+				return 0
+			}
+		case c == 'Y':
+			days, num = days+num*365, 0
+		case c == 'M':
+			days, num = days+num*30, 0
+		case c == 'W':
+			days, num = days+num*7, 0
+		case c == 'D':
+			days, num = days+num, 0
+		default:
+			return 0
+		}
+	}
+	if !seen {
+		return 0
+	}
+	return days
+}
+
+// azureSubscriptionScope matches a target that is a whole subscription.
+var azureSubscriptionScope = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/?$`)
+
+// azureDiagnosticSetting maps a diagnostic setting on a subscription,
+// which exports the activity log, to an audit trail. Diagnostic settings
+// of single resources are not audit trails and are left out.
+func azureDiagnosticSetting(n *native) *inventory.Resource {
+	if !azureSubscriptionScope.MatchString(n.str("target_resource_id")) && !n.unknown("target_resource_id") {
+		return nil
+	}
+	m := azureStart(n, "logging.audit_trail")
+	dest := firstSet(n.str("log_analytics_workspace_id"), n.str("storage_account_id"), n.str("eventhub_authorization_rule_id"), n.str("partner_solution_id"))
+	logs := len(n.list("enabled_log")) > 0
+	for i := range n.list("log") {
+		if on, _ := boolAt(n, "log."+strconv.Itoa(i)+".enabled"); on {
+			logs = true
+		}
+	}
+	m.set("enabled", dest != "" && logs, "enabled_log", "log", "log_analytics_workspace_id", "storage_account_id", "eventhub_authorization_rule_id")
+	m.r.Set("all_regions", true) // the activity log covers the whole subscription
+	m.r.Set("integrity_validation", false)
+	m.r.Set("encryption.at_rest.enabled", true)
+	m.r.Set("encryption.at_rest.key_manager", "provider")
+	m.r.Set("data_events", false) // the activity log records control-plane calls only
+	return m.r
+}
+
+// azureLogProfile maps the legacy activity log profile.
+func azureLogProfile(n *native) *inventory.Resource {
+	m := azureStart(n, "logging.audit_trail")
+	m.set("enabled", n.str("storage_account_id") != "" || n.str("servicebus_rule_id") != "", "storage_account_id", "servicebus_rule_id")
+	global := false
+	for _, l := range stringsAt(n, "locations") {
+		if strings.EqualFold(l.(string), "global") {
+			global = true
+		}
+	}
+	m.set("all_regions", global, "locations")
+	m.r.Set("integrity_validation", false)
+	m.r.Set("encryption.at_rest.enabled", true)
+	m.r.Set("encryption.at_rest.key_manager", "provider")
+	if on, _ := boolAt(n, "retention_policy.0.enabled"); on || n.unknown("retention_policy") {
+		m.intAttr("retention_days", "retention_policy.0.days", 0)
+	}
+	m.r.Set("data_events", false)
+	return m.r
+}
+
+// ---- helpers shared by the azure, google and openstack mappers ----
+
+// mapping builds one normalized resource from one native resource. Its
+// methods copy native values to normalized attributes, or mark an
+// attribute unknown when a native value it depends on is known only after
+// apply: unknown is never false.
+type mapping struct {
+	n *native
+	r *inventory.Resource
+}
+
+// startMapping creates the resource with the fields every mapper sets.
+func startMapping(n *native, provider, typ string) mapping {
+	r := &inventory.Resource{
+		Provider:   provider,
+		Region:     n.Region,
+		Type:       typ,
+		NativeType: n.Type,
+		ID:         firstSet(n.str("id"), n.Address),
+		Address:    n.Address,
+		Name:       n.str("name"),
+		Attrs:      map[string]any{},
+		Native:     n.Values,
+		Source:     n.Location,
+	}
+	return mapping{n: n, r: r}
+}
+
+// unknownAny reports whether any of the native paths is unknown.
+func (m mapping) unknownAny(paths ...string) bool {
+	for _, p := range paths {
+		if m.n.unknown(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// unknown marks attributes unknown.
+func (m mapping) unknown(attrs ...string) {
+	for _, a := range attrs {
+		m.r.SetUnknown(a)
+	}
+}
+
+// set stores v at attr, or marks attr unknown if any of the native paths
+// it was derived from is unknown.
+func (m mapping) set(attr string, v any, deps ...string) {
+	if m.unknownAny(deps...) {
+		m.r.SetUnknown(attr)
+		return
+	}
+	setOverride(m.r, attr, v)
+}
+
+// setOverride stores a known value and drops the unknown mark an earlier,
+// less certain source left on the path: a joiner's known setting overrides
+// the target's computed inline value.
+func setOverride(r *inventory.Resource, path string, v any) {
+	for i, u := range r.Unknown {
+		if u == path {
+			r.Unknown = append(r.Unknown[:i:i], r.Unknown[i+1:]...)
+			break
+		}
+	}
+	r.Set(path, v)
+}
+
+// boolAttr copies the bool at path, def if it is absent.
+func (m mapping) boolAttr(attr, path string, def bool) {
+	v, ok := boolAt(m.n, path)
+	if !ok {
+		v = def
+	}
+	m.set(attr, v, path)
+}
+
+// strAttr copies the string at path.
+func (m mapping) strAttr(attr, path string) { m.set(attr, m.n.str(path), path) }
+
+// intAttr copies the number at path, def if it is absent.
+func (m mapping) intAttr(attr, path string, def int64) {
+	v, ok := intAt(m.n, path)
+	if !ok {
+		v = def
+	}
+	m.set(attr, v, path)
+}
+
+// boolAt reads a bool, accepting "true"/"false" strings as Terraform's
+// maps of strings carry them; ok is false if absent or not a bool.
+func boolAt(n *native, path string) (v, ok bool) {
+	switch b := lookup(n.Values, path).(type) {
+	case bool:
+		return b, true
+	case string:
+		if p, err := strconv.ParseBool(strings.TrimSpace(b)); err == nil {
+			return p, true
+		}
+	}
+	return false, false
+}
+
+// intAt reads a whole number from a JSON number or a numeric string.
+func intAt(n *native, path string) (int64, bool) {
+	switch v := lookup(n.Values, path).(type) {
+	case float64:
+		if v != v || v > 1<<62 || v < -(1<<62) {
+			return 0, false
+		}
+		return int64(v), true
+	case int64:
+		return v, true
+	case int:
+		return int64(v), true
+	case json.Number:
+		i, err := v.Int64()
+		return i, err == nil
+	case string:
+		i, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// stringsAt returns the strings of the list (or set) at path; other
+// elements are skipped. The result is never nil.
+func stringsAt(n *native, path string) []any {
+	out := []any{}
+	for _, e := range n.list(path) {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// tagsOf converts tags or labels (a map of strings, or OpenStack's
+// list of strings) into resource tags.
+func tagsOf(v any) map[string]string {
+	switch t := v.(type) {
+	case map[string]any:
+		if len(t) == 0 {
+			return nil
+		}
+		out := make(map[string]string, len(t))
+		for k, e := range t {
+			if s, ok := e.(string); ok {
+				out[k] = s
+			}
+		}
+		return out
+	case []any:
+		if len(t) == 0 {
+			return nil
+		}
+		out := make(map[string]string, len(t))
+		for _, e := range t {
+			if s, ok := e.(string); ok {
+				out[s] = ""
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// appendList appends values to the list attribute at path.
+func appendList(r *inventory.Resource, path string, vs ...any) {
+	cur, _ := r.Get(path)
+	l, _ := cur.([]any)
+	r.Set(path, append(append([]any{}, l...), vs...))
+}
+
+func firstSet(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func joinSet(sep string, ss ...string) string {
+	var parts []string
+	for _, s := range ss {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, sep)
+}
+
+// newFirewallRule builds one entry of network.firewall rules.
+func newFirewallRule(direction, action, protocol string, from, to int64, sources, dests []any, priority int64) map[string]any {
+	if sources == nil {
+		sources = []any{}
+	}
+	if dests == nil {
+		dests = []any{}
+	}
+	return map[string]any{
+		"direction":     direction,
+		"action":        action,
+		"protocol":      protocol,
+		"port_from":     from,
+		"port_to":       to,
+		"sources":       sources,
+		"destinations":  dests,
+		"from_internet": direction == "ingress" && includesInternet(sources),
+		"priority":      priority,
+	}
+}
+
+// includesInternet reports whether a list of sources includes the whole
+// internet.
+func includesInternet(sources []any) bool {
+	for _, s := range sources {
+		str, _ := s.(string)
+		switch strings.ToLower(strings.TrimSpace(str)) {
+		case "0.0.0.0/0", "::/0", "*", "internet", "any":
+			return true
+		}
+	}
+	return false
+}
+
+// parsePortRange reads "22", "1000-2000", "*" or "" (all ports). What cannot
+// be read counts as all ports, the reading that hides no exposure.
+func parsePortRange(s string) (from, to int64) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "*" || strings.EqualFold(s, "any") {
+		return 0, 65535
+	}
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err1 := strconv.ParseInt(strings.TrimSpace(lo), 10, 64)
+	b, err2 := a, error(nil)
+	if isRange {
+		b, err2 = strconv.ParseInt(strings.TrimSpace(hi), 10, 64)
+	}
+	if err1 != nil || err2 != nil || a < 0 || b > 65535 || a > b {
+		return 0, 65535
+	}
+	return a, b
+}
+
+// ruleProtocol normalizes a protocol to tcp, udp, icmp or all. Protocols
+// the model does not name (esp, sctp, ...) count as all.
+func ruleProtocol(p string) string {
+	switch strings.ToLower(strings.TrimSpace(p)) {
+	case "tcp", "6":
+		return "tcp"
+	case "udp", "17":
+		return "udp"
+	case "icmp", "1", "icmpv6", "ipv6-icmp", "58":
+		return "icmp"
+	}
+	return "all"
+}

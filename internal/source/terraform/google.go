@@ -1,5 +1,624 @@
 package terraform
 
-var googleMappers = map[string]mapper{}
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
 
-var googleJoiners = map[string]joiner{}
+	"github.com/hoheit/hoheit/internal/inventory"
+)
+
+// The google (and google-beta) mappers.
+
+var googleMappers = map[string]mapper{
+	"google_storage_bucket":                googleBucket,
+	"google_compute_instance":              googleInstance,
+	"google_compute_disk":                  googleDisk,
+	"google_compute_region_disk":           googleDisk,
+	"google_sql_database_instance":         googleSQL,
+	"google_compute_firewall":              googleFirewall,
+	"google_compute_network":               googleNetwork,
+	"google_project_iam_member":            googleIAM("project"),
+	"google_project_iam_binding":           googleIAM("project"),
+	"google_folder_iam_member":             googleIAM("folder"),
+	"google_folder_iam_binding":            googleIAM("folder"),
+	"google_organization_iam_member":       googleIAM("organization"),
+	"google_organization_iam_binding":      googleIAM("organization"),
+	"google_service_account":               googleServiceAccount,
+	"google_kms_crypto_key":                googleCryptoKey,
+	"google_project_iam_audit_config":      googleAuditConfig,
+	"google_folder_iam_audit_config":       googleAuditConfig,
+	"google_organization_iam_audit_config": googleAuditConfig,
+	"google_logging_project_sink":          googleSink,
+	"google_logging_folder_sink":           googleSink,
+	"google_logging_organization_sink":     googleSink,
+}
+
+var googleJoiners = map[string]joiner{
+	"google_storage_bucket_iam_member":  {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketIAM},
+	"google_storage_bucket_iam_binding": {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketIAM},
+	"google_storage_bucket_iam_policy":  {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketIAM},
+	"google_storage_bucket_acl":         {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketACL},
+	"google_compute_subnetwork":         {Target: "network.network", Ref: "network", Apply: googleSubnetwork},
+	"google_compute_attached_disk":      {Target: "compute.disk", Ref: "disk", Apply: googleAttachedDisk},
+	"google_service_account_key":        {Target: "iam.principal", Ref: "service_account_id", Apply: googleServiceAccountKey},
+	"google_kms_crypto_key_iam_member":  {Target: "kms.key", Ref: "crypto_key_id", Apply: googleKeyIAM},
+	"google_kms_crypto_key_iam_binding": {Target: "kms.key", Ref: "crypto_key_id", Apply: googleKeyIAM},
+}
+
+// googleStart begins a resource with what every google resource shares.
+func googleStart(n *native, typ string) mapping {
+	m := startMapping(n, "gcp", typ)
+	m.r.Region = googleRegion(n)
+	m.r.Tags = tagsOf(n.Values["labels"])
+	return m
+}
+
+// googleRegion is the resource's region, the region of its zone, its
+// location (buckets, keys), else the provider's region.
+func googleRegion(n *native) string {
+	if r := n.str("region"); r != "" {
+		return strings.ToLower(r)
+	}
+	if z := strings.ToLower(n.str("zone")); z != "" {
+		if i := strings.LastIndexByte(z, '-'); i > 0 {
+			return z[:i]
+		}
+		return z
+	}
+	if l := n.str("location"); l != "" {
+		return strings.ToLower(l)
+	}
+	return n.Region
+}
+
+// googleMultiRegions are the bucket locations that span several regions.
+var googleMultiRegions = map[string]bool{
+	"eu": true, "us": true, "asia": true, "eur4": true, "eur5": true, "eur7": true, "eur8": true, "nam4": true, "asia1": true,
+}
+
+func googleBucket(n *native) *inventory.Resource {
+	m := googleStart(n, "object_storage.bucket")
+	// Cloud Storage always encrypts; without a default KMS key the key is
+	// Google's.
+	m.r.Set("encryption.at_rest.enabled", true)
+	switch {
+	case m.unknownAny("encryption"):
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+	case n.str("encryption.0.default_kms_key_name") != "":
+		m.r.Set("encryption.at_rest.key_manager", "customer")
+		m.r.Set("encryption.at_rest.key_id", n.str("encryption.0.default_kms_key_name"))
+	default:
+		m.r.Set("encryption.at_rest.key_manager", "provider")
+	}
+	// Nothing on a bucket refuses plain HTTP for public objects.
+	m.r.Set("encryption.in_transit.enforced", false)
+	m.r.Set("public", false) // IAM bindings and ACLs are joined in
+	m.set("public_access_block", strings.EqualFold(n.str("public_access_prevention"), "enforced"), "public_access_prevention")
+	m.boolAttr("versioning.enabled", "versioning.0.enabled", false)
+	m.set("logging.enabled", n.str("logging.0.log_bucket") != "", "logging")
+	m.set("logging.destination", n.str("logging.0.log_bucket"), "logging")
+	m.boolAttr("object_lock.enabled", "retention_policy.0.is_locked", false)
+	regions := []any{}
+	for _, l := range stringsAt(n, "custom_placement_config.0.data_locations") {
+		regions = append(regions, strings.ToLower(l.(string)))
+	}
+	m.set("replication.enabled", len(regions) > 0 || googleMultiRegions[strings.ToLower(n.str("location"))], "location", "custom_placement_config")
+	m.set("replication.regions", regions, "custom_placement_config")
+	m.r.Set("network.private_only", false)
+	return m.r
+}
+
+// googlePublicMembers are the members that mean anyone.
+func googlePublicMember(member string) bool {
+	member = strings.TrimSpace(member)
+	return member == "allUsers" || member == "allAuthenticatedUsers"
+}
+
+// googleBucketIAM makes a bucket public when an IAM member, binding or
+// policy grants to allUsers or allAuthenticatedUsers, unless public access
+// prevention is enforced (then the grant is refused).
+func googleBucketIAM(n *native, target *inventory.Resource) {
+	if s, _ := target.Native["public_access_prevention"].(string); strings.EqualFold(s, "enforced") {
+		return
+	}
+	googleGrantPublic(n, target, "public")
+}
+
+// googleGrantPublic sets attr when the IAM member, binding or policy of n
+// grants to everyone.
+func googleGrantPublic(n *native, target *inventory.Resource, attr string) {
+	if v, _ := target.Get(attr); v == true {
+		return
+	}
+	if n.unknown("member") || n.unknown("members") || n.unknown("policy_data") {
+		target.SetUnknown(attr)
+		return
+	}
+	members := stringsAt(n, "members")
+	if s := n.str("member"); s != "" {
+		members = append(members, s)
+	}
+	if p := n.str("policy_data"); p != "" {
+		var policy struct {
+			Bindings []struct {
+				Members []string `json:"members"`
+			} `json:"bindings"`
+		}
+		if json.Unmarshal([]byte(p), &policy) == nil {
+			for _, b := range policy.Bindings {
+				for _, mem := range b.Members {
+					members = append(members, mem)
+				}
+			}
+		}
+	}
+	for _, mem := range members {
+		if googlePublicMember(mem.(string)) {
+			setOverride(target, attr, true)
+			return
+		}
+	}
+}
+
+// googleBucketACL makes a bucket public through a public predefined ACL or
+// an allUsers entity.
+func googleBucketACL(n *native, target *inventory.Resource) {
+	if s, _ := target.Native["public_access_prevention"].(string); strings.EqualFold(s, "enforced") {
+		return
+	}
+	if n.unknown("predefined_acl") || n.unknown("role_entity") {
+		target.SetUnknown("public")
+		return
+	}
+	switch n.str("predefined_acl") {
+	case "publicRead", "publicReadWrite":
+		setOverride(target, "public", true)
+		return
+	}
+	for _, e := range stringsAt(n, "role_entity") {
+		_, entity, _ := strings.Cut(e.(string), ":")
+		if googlePublicMember(entity) {
+			setOverride(target, "public", true)
+			return
+		}
+	}
+}
+
+func googleInstance(n *native) *inventory.Resource {
+	m := googleStart(n, "compute.instance")
+	m.set("machine_type", lastSegment(n.str("machine_type")), "machine_type")
+	m.set("image", n.str("boot_disk.0.initialize_params.0.image"), "boot_disk")
+	if m.unknownAny("confidential_instance_config") {
+		m.unknown("confidential_computing")
+	} else {
+		enabled, _ := boolAt(n, "confidential_instance_config.0.enable_confidential_compute")
+		m.r.Set("confidential_computing", googleConfidential(n.str("confidential_instance_config.0.confidential_instance_type"), enabled))
+	}
+	// Shielded VM defaults: secure boot off, vTPM and integrity monitoring on.
+	m.boolAttr("secure_boot.enabled", "shielded_instance_config.0.enable_secure_boot", false)
+	m.boolAttr("secure_boot.vtpm", "shielded_instance_config.0.enable_vtpm", true)
+	m.boolAttr("secure_boot.integrity_monitoring", "shielded_instance_config.0.enable_integrity_monitoring", true)
+	if m.unknownAny("network_interface") {
+		m.unknown("public_ip")
+	} else {
+		public := false
+		for i := range n.list("network_interface") {
+			p := "network_interface." + strconv.Itoa(i) + "."
+			if len(n.list(p+"access_config")) > 0 || len(n.list(p+"ipv6_access_config")) > 0 {
+				public = true
+			}
+		}
+		m.r.Set("public_ip", public)
+	}
+	// The metadata server needs a header, not a session token.
+	m.r.Set("metadata_service.enabled", true)
+	m.r.Set("metadata_service.token_required", false)
+	m.r.Set("encryption.at_rest.enabled", true)
+	googleDiskKey(m, "boot_disk.0.kms_key_self_link", "boot_disk.0.disk_encryption_key_raw", "boot_disk.0.disk_encryption_key_rsa")
+	switch {
+	case m.unknownAny("service_account", "service_account.0.email"):
+		m.unknown("identity.principal", "identity.default_service_account")
+	case len(n.list("service_account")) == 0:
+		m.r.Set("identity.default_service_account", false)
+	default:
+		// Without an email the instance runs as the Compute Engine default
+		// service account.
+		email := n.str("service_account.0.email")
+		m.r.Set("identity.principal", firstSet(email, "default"))
+		m.r.Set("identity.default_service_account", email == "" || email == "default" || strings.HasSuffix(email, "-compute@developer.gserviceaccount.com"))
+	}
+	m.r.Set("login.password_auth", false)
+	if m.unknownAny("metadata", "metadata.serial-port-enable") {
+		m.unknown("login.serial_console")
+	} else {
+		on, _ := boolAt(n, "metadata.serial-port-enable")
+		m.r.Set("login.serial_console", on || n.str("metadata.serial-port-enable") == "1")
+	}
+	return m.r
+}
+
+// googleConfidential maps confidential_instance_type (SEV, SEV_SNP, TDX)
+// or the older enable_confidential_compute (SEV).
+func googleConfidential(typ string, enabled bool) string {
+	switch strings.ToUpper(typ) {
+	case "SEV":
+		return "sev"
+	case "SEV_SNP":
+		return "sev-snp"
+	case "TDX":
+		return "tdx"
+	}
+	if enabled {
+		return "sev"
+	}
+	return "none"
+}
+
+// googleDiskKey sets the key manager of a disk: a Cloud KMS key is the
+// customer's, a customer-supplied raw or RSA-wrapped key is held outside
+// Google.
+func googleDiskKey(m mapping, kms string, supplied ...string) {
+	if m.unknownAny(append([]string{kms}, supplied...)...) {
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+		return
+	}
+	if k := m.n.str(kms); k != "" {
+		m.r.Set("encryption.at_rest.key_manager", "customer")
+		m.r.Set("encryption.at_rest.key_id", k)
+		return
+	}
+	for _, s := range supplied {
+		if m.n.str(s) != "" {
+			m.r.Set("encryption.at_rest.key_manager", "external")
+			return
+		}
+	}
+	m.r.Set("encryption.at_rest.key_manager", "provider")
+}
+
+func googleDisk(n *native) *inventory.Resource {
+	m := googleStart(n, "compute.disk")
+	m.intAttr("size_gb", "size", 0)
+	m.r.Set("encryption.at_rest.enabled", true)
+	googleDiskKey(m, "disk_encryption_key.0.kms_key_self_link", "disk_encryption_key.0.raw_key", "disk_encryption_key.0.rsa_encrypted_key")
+	if k := n.str("disk_encryption_key.0.kms_key_name"); k != "" && n.str("disk_encryption_key.0.kms_key_self_link") == "" {
+		m.r.Set("encryption.at_rest.key_manager", "customer")
+		m.r.Set("encryption.at_rest.key_id", k)
+	}
+	m.set("attached", len(n.list("users")) > 0, "users")
+	m.r.Set("snapshot.public", false)
+	return m.r
+}
+
+func googleAttachedDisk(n *native, target *inventory.Resource) { setOverride(target, "attached", true) }
+
+func googleSQL(n *native) *inventory.Resource {
+	m := googleStart(n, "database.instance")
+	m.r.Tags = tagsOf(lookup(n.Values, "settings.0.user_labels"))
+	version := n.str("database_version")
+	engine, ver, _ := strings.Cut(version, "_")
+	switch engine {
+	case "POSTGRES":
+		engine = "postgres"
+	case "MYSQL":
+		engine = "mysql"
+	case "SQLSERVER":
+		engine = "sqlserver"
+	default:
+		engine = strings.ToLower(engine)
+	}
+	m.set("engine", engine, "database_version")
+	if engine == "mysql" {
+		ver = strings.ReplaceAll(ver, "_", ".") // MYSQL_8_0 is 8.0
+	}
+	m.set("engine_version", ver, "database_version")
+	m.r.Set("encryption.at_rest.enabled", true)
+	switch {
+	case m.unknownAny("encryption_key_name"):
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+	case n.str("encryption_key_name") != "":
+		m.r.Set("encryption.at_rest.key_manager", "customer")
+		m.r.Set("encryption.at_rest.key_id", n.str("encryption_key_name"))
+	default:
+		m.r.Set("encryption.at_rest.key_manager", "provider")
+	}
+	ip := "settings.0.ip_configuration.0."
+	if m.unknownAny(ip+"ssl_mode", ip+"require_ssl") {
+		m.unknown("encryption.in_transit.enforced")
+	} else {
+		requireSSL, _ := boolAt(n, ip+"require_ssl")
+		mode := n.str(ip + "ssl_mode")
+		m.r.Set("encryption.in_transit.enforced", requireSSL || mode == "ENCRYPTED_ONLY" || mode == "TRUSTED_CLIENT_CERTIFICATE_REQUIRED")
+	}
+	// A public address is reachable from anywhere only through an
+	// authorized network that is the whole internet.
+	if m.unknownAny(ip+"ipv4_enabled", ip+"authorized_networks") {
+		m.unknown("public")
+	} else {
+		ipv4, ok := boolAt(n, ip+"ipv4_enabled")
+		var nets []any
+		for i := range n.list(ip + "authorized_networks") {
+			nets = append(nets, n.str(ip+"authorized_networks."+strconv.Itoa(i)+".value"))
+		}
+		m.r.Set("public", (!ok || ipv4) && includesInternet(nets))
+	}
+	b := "settings.0.backup_configuration.0."
+	m.boolAttr("backup.enabled", b+"enabled", false)
+	if unit := n.str(b + "backup_retention_settings.0.retention_unit"); unit == "" || unit == "COUNT" {
+		// One backup a day: a count of backups is a count of days.
+		m.intAttr("backup.retention_days", b+"backup_retention_settings.0.retained_backups", 7)
+	}
+	m.set("high_availability", n.str("settings.0.availability_type") == "REGIONAL", "settings.0.availability_type")
+	// deletion_protection_enabled blocks deletion in the API; Terraform's own
+	// deletion_protection only stops terraform destroy.
+	m.boolAttr("deletion_protection", "settings.0.deletion_protection_enabled", false)
+	if m.unknownAny("settings.0.database_flags", "settings.0.sql_server_audit_config") {
+		m.unknown("logging.enabled", "auth.iam", "auth.local_only")
+	} else {
+		flags := map[string]string{}
+		for i := range n.list("settings.0.database_flags") {
+			p := "settings.0.database_flags." + strconv.Itoa(i) + "."
+			flags[strings.ToLower(n.str(p+"name"))] = strings.ToLower(n.str(p + "value"))
+		}
+		audit := flags["cloudsql.enable_pgaudit"] == "on" || (flags["log_statement"] != "" && flags["log_statement"] != "none") ||
+			flags["cloudsql_mysql_audit"] == "on" || flags["general_log"] == "on" || len(n.list("settings.0.sql_server_audit_config")) > 0
+		m.r.Set("logging.enabled", audit)
+		iam := flags["cloudsql.iam_authentication"] == "on" || flags["cloudsql_iam_authentication"] == "on"
+		m.r.Set("auth.iam", iam)
+		m.r.Set("auth.local_only", !iam)
+	}
+	return m.r
+}
+
+func googleFirewall(n *native) *inventory.Resource {
+	m := googleStart(n, "network.firewall")
+	m.set("attached_to", []any{n.str("network")}, "network")
+	m.r.Set("default", false)
+	if m.unknownAny("allow", "deny", "source_ranges", "destination_ranges", "direction", "disabled") {
+		m.unknown("rules")
+		return m.r
+	}
+	rules := []any{}
+	if disabled, _ := boolAt(n, "disabled"); disabled {
+		m.r.Set("rules", rules)
+		return m.r
+	}
+	direction := "ingress"
+	if strings.EqualFold(n.str("direction"), "EGRESS") {
+		direction = "egress"
+	}
+	sources := stringsAt(n, "source_ranges")
+	sources = append(sources, stringsAt(n, "source_tags")...)
+	sources = append(sources, stringsAt(n, "source_service_accounts")...)
+	dests := stringsAt(n, "destination_ranges")
+	// A rule without ranges applies to every address.
+	if direction == "ingress" && len(sources) == 0 {
+		sources = []any{"0.0.0.0/0"}
+	}
+	if direction == "egress" && len(dests) == 0 {
+		dests = []any{"0.0.0.0/0"}
+	}
+	priority, ok := intAt(n, "priority")
+	if !ok {
+		priority = 1000
+	}
+	for _, action := range []string{"allow", "deny"} {
+		for i := range n.list(action) {
+			p := action + "." + strconv.Itoa(i) + "."
+			protocol := ruleProtocol(n.str(p + "protocol"))
+			ports := stringsAt(n, p+"ports")
+			if len(ports) == 0 || protocol == "all" || protocol == "icmp" {
+				ports = []any{""}
+			}
+			for _, port := range ports {
+				from, to := parsePortRange(port.(string))
+				rules = append(rules, newFirewallRule(direction, action, protocol, from, to, sources, dests, priority))
+			}
+		}
+	}
+	m.r.Set("rules", rules)
+	return m.r
+}
+
+func googleNetwork(n *native) *inventory.Resource {
+	m := googleStart(n, "network.network")
+	m.set("default", n.str("name") == "default", "name")
+	m.r.Set("ddos_protection", false)
+	auto, ok := boolAt(n, "auto_create_subnetworks") // defaults to true
+	switch {
+	case m.unknownAny("auto_create_subnetworks"):
+		m.unknown("cidrs", "flow_logs.enabled")
+	case !ok || auto:
+		// Auto mode makes a subnet per region in 10.128.0.0/9, without
+		// flow logs.
+		m.r.Set("cidrs", []any{"10.128.0.0/9"})
+		m.r.Set("flow_logs.enabled", false)
+	default:
+		// Custom mode: the subnetworks bring the ranges and flow logs.
+		m.r.Set("cidrs", []any{})
+	}
+	return m.r
+}
+
+// googleSubnetwork adds a subnetwork's range to its network. The network
+// has flow logs only if every subnetwork that carries VM traffic logs.
+func googleSubnetwork(n *native, target *inventory.Resource) {
+	if r := n.str("ip_cidr_range"); r != "" {
+		appendList(target, "cidrs", r)
+	} else if n.unknown("ip_cidr_range") {
+		target.SetUnknown("cidrs")
+	}
+	switch n.str("purpose") {
+	case "", "PRIVATE", "PRIVATE_RFC_1918":
+	default:
+		return // proxy and service subnets carry no VM flows
+	}
+	if target.IsUnknown("flow_logs.enabled") {
+		return
+	}
+	if n.unknown("log_config") || n.unknown("enable_flow_logs") {
+		target.SetUnknown("flow_logs.enabled")
+		return
+	}
+	legacy, _ := boolAt(n, "enable_flow_logs")
+	logs := len(n.list("log_config")) > 0 || legacy
+	if cur, set := target.Get("flow_logs.enabled"); set && cur == false {
+		return
+	}
+	setOverride(target, "flow_logs.enabled", logs)
+}
+
+// googleAdminRoles grant full control of their scope.
+var googleAdminRoles = map[string]bool{
+	"roles/owner": true, "roles/resourcemanager.organizationAdmin": true, "roles/resourcemanager.folderAdmin": true,
+}
+
+// googleIAM maps a project, folder or organization IAM member or binding.
+func googleIAM(scope string) mapper {
+	return func(n *native) *inventory.Resource {
+		m := googleStart(n, "iam.policy")
+		m.r.Region = ""
+		m.r.Name = firstSet(n.str("role"), n.Name)
+		role := n.str("role")
+		m.set("role", role, "role")
+		members := stringsAt(n, "members")
+		if s := n.str("member"); s != "" {
+			members = append(members, s)
+		}
+		m.set("members", members, "member", "members")
+		m.set("admin", googleAdminRoles[role], "role")
+		m.r.Set("wildcard_actions", false)
+		public := false
+		for _, mem := range members {
+			public = public || googlePublicMember(mem.(string))
+		}
+		m.set("public", public, "member", "members")
+		m.r.Set("scope", scope)
+		m.r.Set("statements", []any{})
+		return m.r
+	}
+}
+
+func googleServiceAccount(n *native) *inventory.Resource {
+	m := googleStart(n, "iam.principal")
+	m.r.Region = ""
+	m.r.Name = firstSet(n.str("email"), n.str("account_id"), n.str("name"))
+	m.r.Set("kind", "service_account")
+	m.r.Set("console_access", false)
+	m.r.Set("static_keys", int64(0))
+	m.r.Set("external", false)
+	return m.r
+}
+
+// googleServiceAccountKey counts a user-managed key of a service account.
+func googleServiceAccountKey(n *native, target *inventory.Resource) {
+	cur, _ := target.Get("static_keys")
+	k, _ := cur.(int64)
+	setOverride(target, "static_keys", k+1)
+}
+
+func googleCryptoKey(n *native) *inventory.Resource {
+	m := googleStart(n, "kms.key")
+	// key_ring is projects/P/locations/L/keyRings/R.
+	if parts := strings.Split(n.str("key_ring"), "/"); len(parts) >= 4 && parts[2] == "locations" {
+		m.r.Region = strings.ToLower(parts[3])
+	}
+	m.r.Set("enabled", true)
+	if m.unknownAny("version_template") {
+		m.unknown("protection", "algorithm")
+	} else {
+		switch strings.ToUpper(n.str("version_template.0.protection_level")) {
+		case "HSM":
+			m.r.Set("protection", "hsm")
+		case "EXTERNAL", "EXTERNAL_VPC":
+			m.r.Set("protection", "external")
+		default:
+			m.r.Set("protection", "software")
+		}
+		alg := n.str("version_template.0.algorithm")
+		if alg == "" && (n.str("purpose") == "" || n.str("purpose") == "ENCRYPT_DECRYPT") {
+			alg = "GOOGLE_SYMMETRIC_ENCRYPTION"
+		}
+		m.r.Set("algorithm", alg)
+	}
+	period := googleSeconds(n.str("rotation_period")) / 86400
+	m.set("rotation.enabled", period > 0, "rotation_period")
+	m.set("rotation.period_days", period, "rotation_period")
+	window := int64(30) // Cloud KMS keeps destroyed versions 30 days by default
+	if s := n.str("destroy_scheduled_duration"); s != "" {
+		window = googleSeconds(s) / 86400
+	}
+	m.set("deletion_window_days", window, "destroy_scheduled_duration")
+	m.r.Set("public", false) // IAM grants are joined in
+	return m.r
+}
+
+// googleSeconds reads a duration such as "7776000s", 0 if unreadable.
+func googleSeconds(s string) int64 {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "s")
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		s = s[:i]
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return 0
+	}
+	return v
+}
+
+func googleKeyIAM(n *native, target *inventory.Resource) { googleGrantPublic(n, target, "public") }
+
+// googleAuditConfig maps a project, folder or organization audit log
+// configuration. Admin activity is always logged; DATA_READ and DATA_WRITE
+// add data access logs.
+func googleAuditConfig(n *native) *inventory.Resource {
+	m := googleStart(n, "logging.audit_trail")
+	m.r.Region = ""
+	m.r.Name = firstSet(n.str("service"), n.Name)
+	m.r.Set("enabled", true)
+	m.r.Set("all_regions", true)
+	m.r.Set("integrity_validation", false)
+	m.r.Set("encryption.at_rest.enabled", true)
+	m.r.Set("encryption.at_rest.key_manager", "provider")
+	if m.unknownAny("audit_log_config") {
+		m.unknown("data_events")
+		return m.r
+	}
+	data := false
+	for i := range n.list("audit_log_config") {
+		switch n.str("audit_log_config." + strconv.Itoa(i) + ".log_type") {
+		case "DATA_READ", "DATA_WRITE":
+			data = true
+		}
+	}
+	m.r.Set("data_events", data)
+	return m.r
+}
+
+// googleSink maps a log sink that exports audit logs (its filter is empty
+// or selects cloudaudit.googleapis.com). Other sinks are not audit trails.
+func googleSink(n *native) *inventory.Resource {
+	filter := n.str("filter")
+	if filter != "" && !strings.Contains(filter, "cloudaudit.googleapis.com") && !n.unknown("filter") {
+		return nil
+	}
+	m := googleStart(n, "logging.audit_trail")
+	m.r.Region = ""
+	disabled, _ := boolAt(n, "disabled")
+	m.set("enabled", !disabled && n.str("destination") != "", "disabled", "destination")
+	m.r.Set("all_regions", true)
+	m.r.Set("integrity_validation", false)
+	m.r.Set("encryption.at_rest.enabled", true)
+	m.r.Set("encryption.at_rest.key_manager", "provider")
+	m.set("data_events", filter == "" || strings.Contains(filter, "data_access"), "filter")
+	return m.r
+}
+
+// lastSegment returns what follows the last slash of a URL or path.
+func lastSegment(s string) string {
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

@@ -1,0 +1,484 @@
+package terraform
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hoheit/hoheit/internal/inventory"
+)
+
+// The mapper tests read native resources from testdata/<provider>_mappers.json
+// and compare what the mappers and joiners make of them with
+// testdata/<provider>_mappers.golden.json. Run `go test -update` to
+// rewrite the golden files, then read the diff.
+
+func init() {
+	// Another test file of the package may own the flag already.
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+func updateGolden() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+// mapperCase is one native resource. A joined type is applied onto the
+// resource of the earlier case at Target.
+type mapperCase struct {
+	Address string         `json:"address"`
+	Type    string         `json:"type"`
+	Region  string         `json:"region,omitempty"`
+	Values  map[string]any `json:"values"`
+	Unknown map[string]any `json:"unknown,omitempty"`
+	Target  string         `json:"target,omitempty"`
+}
+
+func (c mapperCase) native() *native {
+	provider, _, _ := strings.Cut(c.Type, "_")
+	return &native{
+		Address:  c.Address,
+		Type:     c.Type,
+		Name:     c.Address[strings.LastIndexByte(c.Address, '.')+1:],
+		Provider: provider,
+		Values:   c.Values,
+		Unknown:  c.Unknown,
+		Region:   c.Region,
+		Location: inventory.Location{File: "plan.json", Path: c.Address},
+	}
+}
+
+// readCases decodes a case file with numbers as the plan reader gives them:
+// int64 for whole numbers, float64 otherwise.
+func readCases(t *testing.T, path string) []mapperCase {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading cases: %v", err)
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var raw []map[string]any
+	if err := d.Decode(&raw); err != nil {
+		t.Fatalf("decoding %s: %v", path, err)
+	}
+	cases := make([]mapperCase, len(raw))
+	for i, r := range raw {
+		c := &cases[i]
+		c.Address, _ = r["address"].(string)
+		c.Type, _ = r["type"].(string)
+		c.Region, _ = r["region"].(string)
+		c.Target, _ = r["target"].(string)
+		c.Values, _ = planNumbers(r["values"]).(map[string]any)
+		c.Unknown, _ = r["unknown"].(map[string]any)
+		if c.Values == nil {
+			c.Values = map[string]any{}
+		}
+		if c.Address == "" || c.Type == "" {
+			t.Fatalf("%s: case %d has no address or type", path, i)
+		}
+	}
+	return cases
+}
+
+func planNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = planNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = planNumbers(e)
+		}
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
+}
+
+// mapCases runs the mappers and joiners over the cases in order.
+func mapCases(t *testing.T, cases []mapperCase) []*inventory.Resource {
+	t.Helper()
+	mappers, joiners := registry()
+	var out []*inventory.Resource
+	byAddr := map[string]*inventory.Resource{}
+	for _, c := range cases {
+		n := c.native()
+		if m, ok := mappers[c.Type]; ok {
+			if r := m(n); r != nil {
+				out = append(out, r)
+				byAddr[c.Address] = r
+			}
+			continue
+		}
+		j, ok := joiners[c.Type]
+		if !ok {
+			t.Errorf("%s: no mapper or joiner for %s", c.Address, c.Type)
+			continue
+		}
+		target := byAddr[c.Target]
+		if target == nil || target.Type != j.Target {
+			t.Errorf("%s: target %q is not a mapped %s", c.Address, c.Target, j.Target)
+			continue
+		}
+		j.Apply(n, target)
+	}
+	return out
+}
+
+// goldenResource is what the golden files record of a resource; Native is
+// the input and left out.
+type goldenResource struct {
+	Address    string            `json:"address"`
+	Provider   string            `json:"provider"`
+	Region     string            `json:"region,omitempty"`
+	Type       string            `json:"type"`
+	NativeType string            `json:"native_type"`
+	ID         string            `json:"id"`
+	Name       string            `json:"name,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Attrs      map[string]any    `json:"attributes"`
+	Unknown    []string          `json:"unknown,omitempty"`
+}
+
+func runMapperGolden(t *testing.T, provider string) {
+	cases := readCases(t, filepath.Join("testdata", provider+"_mappers.json"))
+	rs := mapCases(t, cases)
+	var got []goldenResource
+	for _, r := range rs {
+		checkResource(t, r)
+		u := append([]string(nil), r.Unknown...)
+		sort.Strings(u)
+		got = append(got, goldenResource{r.Address, r.Provider, r.Region, r.Type, r.NativeType, r.ID, r.Name, r.Tags, r.Attrs, u})
+	}
+	data, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, '\n')
+	golden := filepath.Join("testdata", provider+"_mappers.golden.json")
+	if updateGolden() {
+		if err := os.WriteFile(golden, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test -update): %v", err)
+	}
+	if !bytes.Equal(want, data) {
+		t.Errorf("%s differs from what the mappers make; run go test -update and review the diff:\n%s", golden, firstDiff(string(want), string(data)))
+	}
+	checkUnknownNeverFalse(t, cases)
+}
+
+// firstDiff shows the first differing line of two texts with some context.
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(al) || i < len(bl); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			lo := max(0, i-3)
+			return fmt.Sprintf("line %d\nwant: %q\ngot:  %q\ncontext:\n%s", i+1, x, y, strings.Join(bl[lo:min(len(bl), i+2)], "\n"))
+		}
+	}
+	return ""
+}
+
+// checkResource checks the resource against the schema of its type: every
+// attribute declared, of its kind, enums respected, ints as int64, every
+// unknown path declared.
+func checkResource(t *testing.T, r *inventory.Resource) {
+	t.Helper()
+	s, ok := inventory.Schemas[r.Type]
+	if !ok {
+		t.Errorf("%s: type %q is not in the schema", r.Address, r.Type)
+		return
+	}
+	if !slices.Contains(inventory.Providers, r.Provider) {
+		t.Errorf("%s: provider %q is not one of %v", r.Address, r.Provider, inventory.Providers)
+	}
+	if r.Native == nil || r.Address == "" || r.NativeType == "" || r.ID == "" {
+		t.Errorf("%s: common fields missing: %+v", r.Address, r)
+	}
+	checkFields(t, r.Address, r.Attrs, s.Fields, "")
+	for _, u := range r.Unknown {
+		if _, ok := s.Lookup(u); !ok {
+			t.Errorf("%s: unknown path %q is not an attribute of %s", r.Address, u, r.Type)
+		}
+	}
+}
+
+func checkFields(t *testing.T, addr string, m map[string]any, fs []*inventory.Field, prefix string) {
+	t.Helper()
+	for k, v := range m {
+		var f *inventory.Field
+		for _, x := range fs {
+			if x.Name == k {
+				f = x
+			}
+		}
+		path := prefix + k
+		if f == nil {
+			t.Errorf("%s: attribute %s is not declared", addr, path)
+			continue
+		}
+		bad := func() { t.Errorf("%s: attribute %s must be %s, is %T %v", addr, path, f.Kind, v, v) }
+		switch f.Kind {
+		case inventory.Bool:
+			if _, ok := v.(bool); !ok {
+				bad()
+			}
+		case inventory.String:
+			s, ok := v.(string)
+			if !ok {
+				bad()
+			} else if len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
+				t.Errorf("%s: attribute %s is %q, not one of %v", addr, path, s, f.Enum)
+			}
+		case inventory.Int:
+			if _, ok := v.(int64); !ok {
+				bad()
+			}
+		case inventory.StringList:
+			l, ok := v.([]any)
+			if !ok {
+				bad()
+			}
+			for _, e := range l {
+				if _, ok := e.(string); !ok {
+					bad()
+				}
+			}
+		case inventory.StringMap:
+			mm, ok := v.(map[string]any)
+			if !ok {
+				bad()
+			}
+			for _, e := range mm {
+				if _, ok := e.(string); !ok {
+					bad()
+				}
+			}
+		case inventory.Object:
+			mm, ok := v.(map[string]any)
+			if !ok {
+				bad()
+				continue
+			}
+			checkFields(t, addr, mm, f.Fields, path+".")
+		case inventory.ObjectList:
+			l, ok := v.([]any)
+			if !ok {
+				bad()
+				continue
+			}
+			for _, e := range l {
+				mm, ok := e.(map[string]any)
+				if !ok {
+					bad()
+					continue
+				}
+				checkFields(t, addr, mm, f.Fields, path+"[].")
+			}
+		}
+	}
+}
+
+// checkUnknownNeverFalse maps every case a second time as a plan would
+// show it if all its values were known only after apply, and requires
+// every attribute that comes out different to be marked unknown: a value
+// the plan does not know must never read as false, empty or zero.
+func checkUnknownNeverFalse(t *testing.T, cases []mapperCase) {
+	t.Helper()
+	mappers, joiners := registry()
+	index := map[string]mapperCase{}
+	for _, c := range cases {
+		index[c.Address] = c
+	}
+	fresh := func(addr string) *inventory.Resource {
+		c := index[addr]
+		return mappers[c.Type](c.native())
+	}
+	for _, c := range cases {
+		known, unknown := c, c
+		unknown.Values = map[string]any{}
+		unknown.Unknown = map[string]any{}
+		for k := range c.Values {
+			unknown.Unknown[k] = true
+		}
+		var a, b *inventory.Resource
+		if m, ok := mappers[c.Type]; ok {
+			a, b = m(known.native()), m(unknown.native())
+		} else if j, ok := joiners[c.Type]; ok && index[c.Target].Type != "" {
+			a, b = fresh(c.Target), fresh(c.Target)
+			if a == nil {
+				continue
+			}
+			j.Apply(known.native(), a)
+			j.Apply(unknown.native(), b)
+		}
+		if a == nil || b == nil {
+			continue
+		}
+		for path, v := range leaves(a.Attrs, "") {
+			w, ok := leaves(b.Attrs, "")[path]
+			if ok && reflect.DeepEqual(v, w) {
+				continue
+			}
+			if !b.IsUnknown(path) && !b.IsUnknown(strings.TrimSuffix(path, ".")) {
+				t.Errorf("%s: %s is %v when known but %v, not unknown, when its inputs are unknown", c.Address, path, v, w)
+			}
+		}
+	}
+}
+
+// leaves flattens objects to dotted paths; lists are leaves.
+func leaves(m map[string]any, prefix string) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			for p, e := range leaves(sub, prefix+k+".") {
+				out[p] = e
+			}
+			continue
+		}
+		out[prefix+k] = v
+	}
+	return out
+}
+
+func TestAzureMappers(t *testing.T) { runMapperGolden(t, "azure") }
+
+// TestMappersSurviveHostileValues feeds every mapper and joiner of the
+// azure, google and openstack files values of the wrong shape: they must
+// not panic and must still produce attributes of the declared kinds.
+func TestMappersSurviveHostileValues(t *testing.T) {
+	var cases []mapperCase
+	for _, p := range []string{"azure", "google", "openstack"} {
+		cases = append(cases, readCases(t, filepath.Join("testdata", p+"_mappers.json"))...)
+	}
+	mappers, joiners := registry()
+	index := map[string]mapperCase{}
+	for _, c := range cases {
+		index[c.Address] = c
+	}
+	hostile := map[string]func(any) any{
+		"numbers":     func(any) any { return int64(7) },
+		"strings":     func(any) any { return "maybe" },
+		"nulls":       func(any) any { return nil },
+		"floats":      func(any) any { return 1e300 },
+		"lists":       func(any) any { return []any{nil, "x", int64(3), map[string]any{}} },
+		"empty lists": func(any) any { return []any{} },
+		"maps":        func(any) any { return map[string]any{"0": []any{}} },
+	}
+	unknowns := map[string]map[string]any{
+		"no unknowns":   nil,
+		"odd unknowns":  {"a": "yes", "b": []any{true, "x"}, "c": map[string]any{"0": int64(1)}},
+		"list unknowns": {"security_rule": []any{map[string]any{"protocol": true}}, "network_interface": []any{true}},
+	}
+	for _, c := range cases {
+		for hname, h := range hostile {
+			for uname, u := range unknowns {
+				for _, depth := range []int{0, 1, 3} {
+					values := deform(c.Values, h, depth)
+					n := c
+					n.Values = values
+					n.Unknown = u
+					name := fmt.Sprintf("%s/%s/%s/depth%d", c.Address, hname, uname, depth)
+					func() {
+						defer func() {
+							if p := recover(); p != nil {
+								t.Errorf("%s: panic: %v", name, p)
+							}
+						}()
+						if m, ok := mappers[c.Type]; ok {
+							if r := m(n.native()); r != nil {
+								checkFields(t, name, r.Attrs, inventory.Schemas[r.Type].Fields, "")
+							}
+							return
+						}
+						tc, ok := index[c.Target]
+						if !ok {
+							return
+						}
+						target := mappers[tc.Type](tc.native())
+						if target == nil {
+							return
+						}
+						joiners[c.Type].Apply(n.native(), target)
+						checkFields(t, name, target.Attrs, inventory.Schemas[target.Type].Fields, "")
+					}()
+				}
+			}
+		}
+		// And nothing at all.
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s/empty: panic: %v", c.Address, p)
+				}
+			}()
+			n := c
+			n.Values = map[string]any{}
+			if m, ok := mappers[c.Type]; ok {
+				m(n.native())
+			}
+		}()
+	}
+}
+
+// deform replaces the values below depth levels of nesting with h's.
+func deform(v any, h func(any) any, depth int) map[string]any {
+	out, _ := deformValue(v, h, depth).(map[string]any)
+	if out == nil {
+		out = map[string]any{}
+	}
+	return out
+}
+
+func deformValue(v any, h func(any) any, depth int) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if depth < 0 {
+			return h(x)
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = deformValue(e, h, depth-1)
+		}
+		return out
+	case []any:
+		if depth < 0 {
+			return h(x)
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deformValue(e, h, depth-1)
+		}
+		return out
+	}
+	return h(v)
+}

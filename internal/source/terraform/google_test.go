@@ -1,0 +1,5 @@
+package terraform
+
+import "testing"
+
+func TestGoogleMappers(t *testing.T) { runMapperGolden(t, "google") }

@@ -1,0 +1,5 @@
+package terraform
+
+import "testing"
+
+func TestOpenStackMappers(t *testing.T) { runMapperGolden(t, "openstack") }
