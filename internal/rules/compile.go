@@ -178,12 +178,18 @@ func (c *Compiler) compileExpr(typ, what, expr string) (prog, partial cel.Progra
 	if !checked.OutputType().IsExactType(types.BoolType) && checked.OutputType() != types.DynType {
 		return nil, nil, nil, fmt.Errorf("%s on %s must be a bool expression, it is %s", what, typ, checked.OutputType())
 	}
-	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize), cel.CostLimit(c.costLimit)}
-	prog, err = env.Program(checked, opts...)
+	// Without a comprehension a CEL expression does work linear in its own
+	// size and its inputs, so only loops (exists, all, map, filter) need the
+	// runtime cost limit, whose tracking would double every evaluation.
+	var opts []cel.ProgramOption
+	if hasComprehension(checked.NativeRep().Expr()) {
+		opts = append(opts, cel.CostLimit(c.costLimit))
+	}
+	prog, err = env.Program(checked, append(opts, cel.EvalOptions(cel.OptOptimize))...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s on %s: %w", what, typ, err)
 	}
-	partial, err = env.Program(checked, cel.EvalOptions(cel.OptOptimize, cel.OptPartialEval), cel.CostLimit(c.costLimit))
+	partial, err = env.Program(checked, append(opts, cel.EvalOptions(cel.OptOptimize, cel.OptPartialEval))...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s on %s: %w", what, typ, err)
 	}
@@ -264,6 +270,39 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+func hasComprehension(e ast.Expr) bool {
+	switch e.Kind() {
+	case ast.ComprehensionKind:
+		return true
+	case ast.SelectKind:
+		return hasComprehension(e.AsSelect().Operand())
+	case ast.CallKind:
+		c := e.AsCall()
+		if c.IsMemberFunction() && hasComprehension(c.Target()) {
+			return true
+		}
+		for _, a := range c.Args() {
+			if hasComprehension(a) {
+				return true
+			}
+		}
+	case ast.ListKind:
+		for _, el := range e.AsList().Elements() {
+			if hasComprehension(el) {
+				return true
+			}
+		}
+	case ast.MapKind:
+		for _, en := range e.AsMap().Entries() {
+			me := en.AsMapEntry()
+			if hasComprehension(me.Key()) || hasComprehension(me.Value()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resourcePaths lists the attribute paths an expression reads from

@@ -206,3 +206,32 @@ func TestParseDataFile(t *testing.T) {
 		t.Fatalf("err = %v, want the misspelt field with its line", err)
 	}
 }
+
+func TestCostLimit(t *testing.T) {
+	// A quadratic check over a long list exceeds the limit: an error result
+	// for that resource, never a hang.
+	c, err := NewCompiler(10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.Compile([]*Rule{{ID: "SLOW", Title: "t", Severity: Low, Types: []string{"network.firewall"},
+		Check: `resource.rules.all(a, resource.rules.all(b, a.port_from <= b.port_to || true))`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []any
+	for i := 0; i < 500; i++ {
+		rs = append(rs, map[string]any{"port_from": int64(i), "port_to": int64(i)})
+	}
+	r := &inventory.Resource{Type: "network.firewall", ID: "fw"}
+	r.Set("rules", rs)
+	e := &inventory.Estate{Resources: []*inventory.Resource{r}}
+	e.Finalize()
+	res, err := set.Evaluate(context.Background(), e, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Status != Error || !strings.Contains(res.Findings[0].Message, "cost limit") {
+		t.Fatalf("findings = %+v, want one error for the cost limit", res.Findings)
+	}
+}
