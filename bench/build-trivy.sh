@@ -29,7 +29,7 @@ start=$(date +%s)
 # half-written binary that the idempotency check above would accept.
 CGO_ENABLED=0 GOEXPERIMENT=jsonv2 GOFLAGS=-mod=mod \
 	go build -trimpath \
-	-ldflags "-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=$version" \
+	-ldflags "-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=${version#v}" \
 	-o "$out.tmp" github.com/aquasecurity/trivy/cmd/trivy
 mv "$out.tmp" "$out"
 echo "built $out in $(($(date +%s) - start)) s: $("$out" --version | head -1)"

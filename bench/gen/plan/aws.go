@@ -21,8 +21,9 @@ func (u *unit) awsSecurityGroups(b *block) {
 		b.computed("vpc_security_group_ids")
 		return
 	}
+	// A set holding an unknown id is wholly unknown in the plan.
 	sg := fmt.Sprintf("aws_security_group.web_%06d", j)
-	b.ref("vpc_security_group_ids", []any{unknown}, sg+".id", sg)
+	b.ref("vpc_security_group_ids", unknown, sg+".id", sg)
 }
 
 func (u *unit) awsTags(b *block) {

@@ -52,11 +52,8 @@ func (u *unit) otcSecurityGroups(b *block, key string) {
 		return
 	}
 	sg := fmt.Sprintf("opentelekomcloud_networking_secgroup_v2.web_%06d", j)
-	if key == "security_groups" {
-		b.ref(key, []any{unknown}, sg+".id", sg)
-	} else {
-		b.ref(key, unknown, sg+".id", sg)
-	}
+	// security_groups is a set: holding an unknown id, it is wholly unknown.
+	b.ref(key, unknown, sg+".id", sg)
 }
 
 // otcKMS returns the reference to the nearest earlier OTC key, if any and
