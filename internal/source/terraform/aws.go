@@ -89,6 +89,15 @@ func awsBool(r *inventory.Resource, n *native, attr, path string) {
 	r.Set(attr, n.boolean(path))
 }
 
+// awsBoolDefault is awsBool for an attribute the provider computes when
+// the configuration leaves it out, with the service's default def.
+func awsBoolDefault(r *inventory.Resource, n *native, attr, path string, def bool) {
+	if awsDefault(r, n, attr, path, def) {
+		return
+	}
+	r.Set(attr, n.boolean(path))
+}
+
 // awsDefault handles a native block or attribute the provider computes when
 // the configuration leaves it out, and that is therefore unknown in a plan:
 // left out, the service's default holds and def is set; configured (from
@@ -98,8 +107,7 @@ func awsDefault(r *inventory.Resource, n *native, attr, path string, def any) (u
 	if !n.unknown(path) {
 		return false
 	}
-	top, _, _ := strings.Cut(path, ".")
-	if n.configured(top) {
+	if n.configured(path) {
 		r.SetUnknown(attr)
 	} else if def != nil {
 		r.Set(attr, def)
@@ -146,6 +154,11 @@ func awsKey(r *inventory.Resource, n *native, keyPath string) {
 		if ref := n.reference(keyPath); ref != "" && strings.Contains(ref, "aws_kms_") {
 			setKnown(r, base+"key_manager", "customer")
 			setKnown(r, base+"key_id", ref)
+			return
+		}
+		if !n.configured(keyPath) {
+			// Computed: the service's AWS managed key (aws/ebs, aws/rds).
+			setKnown(r, base+"key_manager", "provider")
 			return
 		}
 		r.SetUnknown(base + "key_manager")
@@ -401,7 +414,8 @@ func awsJoinS3Replication(n *native, t *inventory.Resource) {
 // stay unknown in a plan until apply.
 func awsInstance(n *native) *inventory.Resource {
 	r := &inventory.Resource{Type: "compute.instance"}
-	if !n.markUnknown(r, "confidential_computing", "cpu_options") {
+	// SEV-SNP is on only when asked for.
+	if !awsDefault(r, n, "confidential_computing", "cpu_options.0.amd_sev_snp", "none") {
 		cc := "none"
 		if n.str("cpu_options.0.amd_sev_snp") == "enabled" {
 			cc = "sev-snp"
@@ -431,11 +445,11 @@ func awsInstance(n *native) *inventory.Resource {
 		}
 	}
 
-	if !n.markUnknown(r, "identity.principal", "iam_instance_profile") {
+	if !awsDefault(r, n, "identity.principal", "iam_instance_profile", "") {
 		r.Set("identity.principal", n.str("iam_instance_profile"))
 	}
 	r.Set("identity.default_service_account", false)
-	awsBool(r, n, "monitoring.enabled", "monitoring")
+	awsBoolDefault(r, n, "monitoring.enabled", "monitoring", false)
 	r.Set("image", n.str("ami"))
 	r.Set("machine_type", n.str("instance_type"))
 	return r

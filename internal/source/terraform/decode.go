@@ -206,7 +206,7 @@ func (d *decoder) array() ([]any, error) {
 
 func (d *decoder) literal(lit string) error {
 	if len(d.data)-d.pos < len(lit) || string(d.data[d.pos:d.pos+len(lit)]) != lit {
-		return d.unexpected("a JSON value")
+		return d.errorf("invalid literal, want %s", lit)
 	}
 	d.pos += len(lit)
 	return nil

@@ -79,18 +79,9 @@ func (t *targets) resolve(n *native, j joiner) *inventory.Resource {
 			return found
 		}
 	}
-	expr, _ := n.Config[j.Ref].(map[string]any)
-	refs, _ := expr["references"].([]any)
 	_, ownIndex := cutIndex(n.Address)
-	for _, ref := range refs {
-		s, _ := ref.(string)
-		block, index, ok := refResource(s)
-		if !ok {
-			continue
-		}
-		if module != "" {
-			block = module + "." + block
-		}
+	for _, ref := range n.references(j.Ref) {
+		block, index := ref.block, ref.index
 		if index != "" {
 			if r := t.byAddr[block+index]; r != nil && accept(r) {
 				return r
@@ -100,7 +91,6 @@ func (t *targets) resolve(n *native, j joiner) *inventory.Resource {
 		if r := t.byAddr[block]; r != nil && accept(r) {
 			return r
 		}
-		instances := t.byBlock[block]
 		// With count or for_each on both sides, the split resource's
 		// instance key usually follows its target's (count.index, each.key).
 		if ownIndex != "" {
@@ -108,7 +98,7 @@ func (t *targets) resolve(n *native, j joiner) *inventory.Resource {
 				return r
 			}
 		}
-		if len(instances) == 1 && accept(instances[0]) {
+		if instances := t.byBlock[block]; len(instances) == 1 && accept(instances[0]) {
 			return instances[0]
 		}
 	}

@@ -27,6 +27,11 @@ type native struct {
 	// resource has no region or location of its own.
 	Region   string
 	Location inventory.Location
+
+	// outputs holds the configuration's module outputs (module path
+	// without instance keys -> output name -> its references), so a
+	// reference to module.kms.key_arn leads to the resource behind it.
+	outputs map[string]map[string][]any
 }
 
 // mapper turns a native resource of one type into a normalized resource. It
@@ -136,15 +141,32 @@ func step(v any, key string) any {
 	return nil
 }
 
-// configured reports whether the configuration sets the attribute at all.
-// Without a configuration (state files) it reports true: nothing can be
-// inferred from absence then.
-func (n *native) configured(attr string) bool {
+// configured reports whether the configuration sets the attribute or
+// nested block at path ("metadata_options", "root_block_device.0.kms_key_id")
+// at all. Without a configuration (state files) it reports true: nothing can
+// be inferred from absence then.
+func (n *native) configured(path string) bool {
 	if n.Config == nil {
 		return true
 	}
-	_, ok := n.Config[attr]
-	return ok
+	var cur any = n.Config
+	for _, p := range strings.Split(path, ".") {
+		if m, ok := cur.(map[string]any); ok {
+			// An expression (constant or references) configures everything
+			// below it.
+			if _, ok := m["constant_value"]; ok {
+				return true
+			}
+			if _, ok := m["references"]; ok {
+				return true
+			}
+		}
+		cur = step(cur, p)
+		if cur == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // markUnknown marks attr unknown on r if any of the native paths is known
@@ -163,24 +185,65 @@ func (n *native) markUnknown(r *inventory.Resource, attr string, paths ...string
 // reference returns the address of the first managed resource the
 // configuration expression of attr (a path such as
 // "rule.0.apply_server_side_encryption_by_default.0.kms_master_key_id",
-// nested blocks being lists in the configuration too) refers to, with the module instance path
-// of n (module.a["x"].aws_kms_key.main), or "" if it refers to none.
+// nested blocks being lists in the configuration too) refers to, with the
+// module instance path of n (module.a["x"].aws_kms_key.main), following
+// module outputs; "" if it refers to none.
 func (n *native) reference(attr string) string {
-	expr, _ := lookup(n.Config, attr).(map[string]any)
-	refs, _ := expr["references"].([]any)
-	module, _ := splitAddress(n.Address)
-	for _, ref := range refs {
-		s, _ := ref.(string)
-		block, index, ok := refResource(s)
-		if !ok {
-			continue
-		}
-		if module != "" {
-			block = module + "." + block
-		}
-		return block + index
+	for _, t := range n.references(attr) {
+		return t.block + t.index
 	}
 	return ""
+}
+
+// refTarget is a resource block (module path included) and the instance key
+// a reference names, "" if it names none.
+type refTarget struct{ block, index string }
+
+// references resolves every reference of attr's expression that leads to a
+// managed resource.
+func (n *native) references(attr string) []refTarget {
+	expr, _ := lookup(n.Config, attr).(map[string]any)
+	refs, _ := expr["references"].([]any)
+	if len(refs) == 0 {
+		return nil
+	}
+	module, _ := splitAddress(n.Address)
+	var out []refTarget
+	for _, ref := range refs {
+		s, _ := ref.(string)
+		out = resolveRef(s, module, n.outputs, out, 0)
+	}
+	return out
+}
+
+// resolveRef appends the resource a reference made in module names; a
+// module output is followed to the references of its expression.
+func resolveRef(ref, module string, outputs map[string]map[string][]any, out []refTarget, depth int) []refTarget {
+	parts := splitDots(ref)
+	if len(parts) >= 3 && parts[0] == "module" && depth < 16 {
+		child := "module." + parts[1]
+		if module != "" {
+			child = module + "." + child
+		}
+		for _, r := range outputs[configAddress(child)][parts[2]] {
+			s, _ := r.(string)
+			out = resolveRef(s, child, outputs, out, depth+1)
+		}
+		return out
+	}
+	block, index, ok := refResource(ref)
+	if !ok {
+		return out
+	}
+	if module != "" {
+		block = module + "." + block
+	}
+	for _, t := range out {
+		if t.block == block && t.index == index {
+			return out
+		}
+	}
+	return append(out, refTarget{block, index})
 }
 
 // setKnown stores value at the normalized path and drops an unknown mark

@@ -346,8 +346,9 @@ type configResource struct {
 func (p *parser) build() *inventory.Estate {
 	mappers, joiners := registry()
 	configs := map[string]configResource{}
+	outputs := map[string]map[string][]any{}
 	if rm, ok := p.config["root_module"].(map[string]any); ok {
-		collectConfig(rm, "", configs, 0)
+		collectConfig(rm, "", configs, outputs, 0)
 	}
 	providers, _ := p.config["provider_config"].(map[string]any)
 	unknowns := make(map[string]map[string]any, len(p.changes))
@@ -382,6 +383,7 @@ func (p *parser) build() *inventory.Estate {
 					Values:   pr.values,
 					Unknown:  unknowns[pr.address],
 					Location: inventory.Location{File: p.file, Line: pr.line, Path: pr.path},
+					outputs:  outputs,
 				}
 				if n.Values == nil {
 					n.Values = map[string]any{}
@@ -441,9 +443,21 @@ func (p *parser) build() *inventory.Estate {
 // collectConfig indexes the resource blocks of a configuration module and
 // its module calls by module path without instance keys
 // (module.net.aws_vpc.main).
-func collectConfig(mod map[string]any, prefix string, out map[string]configResource, depth int) {
+func collectConfig(mod map[string]any, prefix string, out map[string]configResource, outputs map[string]map[string][]any, depth int) {
 	if depth > MaxDepth {
 		return
+	}
+	if os, ok := mod["outputs"].(map[string]any); ok {
+		path := strings.TrimSuffix(prefix, ".")
+		m := map[string][]any{}
+		for name, o := range os {
+			om, _ := o.(map[string]any)
+			expr, _ := om["expression"].(map[string]any)
+			if refs, ok := expr["references"].([]any); ok {
+				m[name] = refs
+			}
+		}
+		outputs[path] = m
 	}
 	rs, _ := mod["resources"].([]any)
 	for _, e := range rs {
@@ -466,7 +480,7 @@ func collectConfig(mod map[string]any, prefix string, out map[string]configResou
 			continue
 		}
 		if m, ok := call["module"].(map[string]any); ok {
-			collectConfig(m, prefix+"module."+name+".", out, depth+1)
+			collectConfig(m, prefix+"module."+name+".", out, outputs, depth+1)
 		}
 	}
 }
