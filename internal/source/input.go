@@ -35,6 +35,17 @@ var extensions = []string{".json", ".yaml", ".yml", ".tfstate"}
 func expand(paths []string) []input {
 	var out []input
 	stdinSeen := false
+	// A file named twice, or named and inside a named directory, is read
+	// once, so its resources are not counted twice.
+	seen := map[string]bool{}
+	add := func(in input) {
+		key := filepath.Clean(in.path)
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		out = append(out, in)
+	}
 	for _, p := range paths {
 		if p == "-" {
 			if stdinSeen {
@@ -46,11 +57,11 @@ func expand(paths []string) []input {
 		}
 		fi, err := os.Stat(p)
 		if err != nil {
-			out = append(out, input{path: p, err: statError(p, err)})
+			add(input{path: p, err: statError(p, err)})
 			continue
 		}
 		if !fi.IsDir() {
-			out = append(out, input{path: p})
+			add(input{path: p})
 			continue
 		}
 		found := 0
@@ -83,7 +94,7 @@ func expand(paths []string) []input {
 				return nil
 			}
 			found++
-			out = append(out, input{path: path})
+			add(input{path: path})
 			return nil
 		})
 		if err != nil {

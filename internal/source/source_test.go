@@ -262,3 +262,19 @@ func TestFormatSize(t *testing.T) {
 		t.Errorf("formatSize(512 MiB, 0) = %q", got)
 	}
 }
+
+func TestReadOnce(t *testing.T) {
+	e, err := Read(context.Background(), []string{"testdata/cases/mixed/k8s/web.yaml", "testdata/cases/mixed/k8s", "./testdata/cases/mixed/k8s/web.yaml"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, in := range e.Inputs {
+		if strings.HasSuffix(in.Path, "web.yaml") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("web.yaml was read %d times, want once: %+v", n, e.Inputs)
+	}
+}
