@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -124,6 +125,7 @@ func TestC5CoverageDoc(t *testing.T) {
 			fmt.Fprintf(&b, "| %s | %s | %s |\n", c.ID, mdEscape(c.Title), cell)
 		}
 	}
+	checkMentions(t, rs, b.String())
 	compareDoc(t, "bsi-c5.md", b.String())
 }
 
@@ -165,7 +167,25 @@ func TestGDPRDoc(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", a.ID, mdEscape(a.Title), cell)
 	}
+	checkMentions(t, rs, b.String())
 	compareDoc(t, "gdpr.md", b.String())
+}
+
+var mention = regexp.MustCompile("`((?:BASE|C5|GDPR)-[A-Z0-9-]+)`")
+
+// checkMentions fails when the text names a rule id that no rule has, so a
+// renamed rule cannot leave the hand-written prose behind.
+func checkMentions(t *testing.T, rs []*packRule, text string) {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, r := range rs {
+		ids[r.ID] = true
+	}
+	for _, m := range mention.FindAllStringSubmatch(text, -1) {
+		if !ids[m[1]] {
+			t.Errorf("the coverage document mentions %s, which is not a rule", m[1])
+		}
+	}
 }
 
 // compareDoc compares a generated document with docs/compliance/name, or
