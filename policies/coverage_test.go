@@ -20,7 +20,8 @@ type c5Criterion struct {
 }
 
 type c5Catalogue struct {
-	Areas []struct {
+	Catalogue string
+	Areas     []struct {
 		ID       string
 		Title    string
 		Criteria []c5Criterion
@@ -46,7 +47,10 @@ type gdprArticle struct{ ID, Title, Note string }
 
 func gdprArticles(t *testing.T) []gdprArticle {
 	t.Helper()
-	var cat struct{ Articles []gdprArticle }
+	var cat struct {
+		Regulation string
+		Articles   []gdprArticle
+	}
 	readYAML(t, "gdpr/articles.yaml", &cat)
 	return cat.Articles
 }

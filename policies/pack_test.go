@@ -41,12 +41,18 @@ type goldenFile struct {
 		Name     string `yaml:"name"`
 		Want     string `yaml:"want"`
 		Resource struct {
-			Type       string            `yaml:"type"`
-			Provider   string            `yaml:"provider"`
-			Region     string            `yaml:"region"`
-			Tags       map[string]string `yaml:"tags"`
-			Attributes map[string]any    `yaml:"attributes"`
-			Unknown    []string          `yaml:"unknown"`
+			Type         string            `yaml:"type"`
+			Provider     string            `yaml:"provider"`
+			Account      string            `yaml:"account"`
+			Region       string            `yaml:"region"`
+			Jurisdiction map[string]any    `yaml:"jurisdiction"`
+			NativeType   string            `yaml:"native_type"`
+			ID           string            `yaml:"id"`
+			Name         string            `yaml:"name"`
+			Tags         map[string]string `yaml:"tags"`
+			Attributes   map[string]any    `yaml:"attributes"`
+			Unknown      []string          `yaml:"unknown"`
+			Native       map[string]any    `yaml:"native"`
 		} `yaml:"resource"`
 	} `yaml:"cases"`
 }
@@ -59,7 +65,7 @@ var (
 	packPrefix  = map[string]string{"baseline": "BASE-", "bsi-c5": "C5-", "gdpr": "GDPR-"}
 	severities  = []string{"low", "medium", "high", "critical"}
 	frameworks  = []string{"bsi-c5", "gdpr"}
-	wantResults = []string{"pass", "fail", "skip", "unknown"}
+	wantResults = []string{"pass", "fail", "skip", "unknown", "error"}
 )
 
 // loadRules reads every rule file of every pack, strictly: an unknown key
@@ -104,13 +110,16 @@ func loadRules(t *testing.T) []*packRule {
 	return out
 }
 
+// readYAML decodes a file of the packs strictly: a misspelt key is an error.
 func readYAML(t *testing.T, file string, v any) {
 	t.Helper()
 	data, err := fs.ReadFile(FS, file)
 	if err != nil {
 		t.Fatalf("reading %s: %v", file, err)
 	}
-	if err := yaml.Unmarshal(data, v); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
 }
