@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -24,6 +26,7 @@ type scanFlags struct {
 	maxInputSize    int64
 	color           string
 	quiet           bool
+	cpuProfile      string
 }
 
 func newScanCmd(d *Deps) *cobra.Command {
@@ -63,6 +66,8 @@ report names the failed input).`,
 	fl.Int64Var(&f.maxInputSize, "max-input-size", 512<<20, "refuse input files larger than this many `BYTES`")
 	fl.StringVar(&f.color, "color", "auto", "colour in the table: auto, always, never")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress messages on stderr")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE` (for performance reports)")
+	_ = fl.MarkHidden("cpuprofile")
 	return cmd
 }
 
@@ -94,6 +99,13 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	set, err := f.sel.compile(d)
 	if err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return usageError("--cpuprofile: %v", err)
+		}
+		defer stop()
 	}
 	progress := !f.quiet && d.IsTerminal(d.Stderr)
 	start := d.Now()
@@ -167,6 +179,18 @@ func scanExit(d *Deps, res *rules.Result, failOn rules.Severity) error {
 		}
 	}
 	return nil
+}
+
+func startCPUProfile(path string) (func(), error) {
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); out.Close() }, nil
 }
 
 func writeUnsupported(w io.Writer, e *inventory.Estate) {

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,7 +31,9 @@ type Resource struct {
 	Native  map[string]any `json:"native,omitempty"`
 	Source  Location       `json:"location"`
 
-	value map[string]any
+	// finalized is set once the common fields have been merged into Attrs,
+	// which is then the value rules read.
+	finalized bool
 }
 
 // Location says where a resource was read from.
@@ -87,32 +90,44 @@ func (r *Resource) IsUnknown(path string) bool {
 	return false
 }
 
-// Value returns the object rules see as `resource`: the common fields and the
-// normalized attributes in one map. It is built once by Estate.Finalize.
+// commonKeys are the names Value adds to the attribute map. No normalized
+// type declares an attribute of these names.
+var commonKeys = []string{"provider", "account", "region", "jurisdiction", "type", "native_type", "id", "address", "name", "tags", "native"}
+
+// Value returns the object rules see as `resource`: the normalized
+// attributes with the common fields merged in, in one map that is built
+// once, without copying the attributes.
 func (r *Resource) Value() map[string]any {
-	if r.value == nil {
-		r.value = r.buildValue()
+	if !r.finalized {
+		r.finalize(nil)
 	}
-	return r.value
+	return r.Attrs
 }
 
-func (r *Resource) buildValue() map[string]any {
-	v := make(map[string]any, len(r.Attrs)+12)
-	for k, a := range r.Attrs {
-		v[k] = a
+func (r *Resource) finalize(jurisdictions map[Jurisdiction]map[string]any) {
+	if r.Attrs == nil {
+		r.Attrs = map[string]any{}
 	}
-	tags := make(map[string]any, len(r.Tags))
-	for k, t := range r.Tags {
-		tags[k] = t
+	var tags any = r.Tags
+	if r.Tags == nil {
+		tags = map[string]string{}
 	}
-	native := r.Native
-	if native == nil {
+	var native any = r.Native
+	if r.Native == nil {
 		native = map[string]any{}
 	}
+	j, ok := jurisdictions[r.Jurisdiction]
+	if !ok {
+		j = r.Jurisdiction.value()
+		if jurisdictions != nil {
+			jurisdictions[r.Jurisdiction] = j
+		}
+	}
+	v := r.Attrs
 	v["provider"] = r.Provider
 	v["account"] = r.Account
 	v["region"] = r.Region
-	v["jurisdiction"] = r.Jurisdiction.value()
+	v["jurisdiction"] = j
 	v["type"] = r.Type
 	v["native_type"] = r.NativeType
 	v["id"] = r.ID
@@ -120,7 +135,25 @@ func (r *Resource) buildValue() map[string]any {
 	v["name"] = r.Name
 	v["tags"] = tags
 	v["native"] = native
-	return v
+	r.finalized = true
+}
+
+// MarshalJSON writes the resource with only the normalized attributes under
+// "attributes"; the common fields stand at the top level.
+func (r *Resource) MarshalJSON() ([]byte, error) {
+	type plain Resource
+	c := *r
+	if r.finalized {
+		attrs := make(map[string]any, len(r.Attrs))
+		for k, v := range r.Attrs {
+			attrs[k] = v
+		}
+		for _, k := range commonKeys {
+			delete(attrs, k)
+		}
+		c.Attrs = attrs
+	}
+	return json.Marshal((*plain)(&c))
 }
 
 // Estate is everything one scan sees: the normalized resources, what could
@@ -190,6 +223,7 @@ func (e *Estate) Merge(other *Estate) {
 // with its zero value, looks up jurisdictions, sorts the unsupported list and
 // builds the values rules read. Call it once, after all sources have run.
 func (e *Estate) Finalize() {
+	jurisdictions := map[Jurisdiction]map[string]any{}
 	for _, r := range e.Resources {
 		if j, ok := LookupJurisdiction(r.Provider, r.Region); ok && !r.Jurisdiction.Known {
 			r.Jurisdiction = j
@@ -197,7 +231,7 @@ func (e *Estate) Finalize() {
 		if s, ok := Schemas[r.Type]; ok {
 			s.Fill(r.Attrs, func(m map[string]any) { r.Attrs = m })
 		}
-		r.value = r.buildValue()
+		r.finalize(jurisdictions)
 	}
 	sort.Slice(e.Unsupported, func(i, j int) bool {
 		a, b := e.Unsupported[i], e.Unsupported[j]

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,8 +22,9 @@ const DefaultCostLimit = 1_000_000
 
 // Set is a compiled collection of rules, ready to evaluate.
 type Set struct {
-	Rules  []*Rule
-	byType map[string][]*program
+	Rules     []*Rule
+	byType    map[string][]*program
+	ruleOrder map[*Rule]int // position by id, for sorting findings
 }
 
 // program is one rule compiled for one normalized type.
@@ -94,7 +96,12 @@ func NewCompiler(costLimit uint64) (*Compiler, error) {
 // Compile type-checks every rule against each type it names and returns the
 // compiled set. All problems are returned together, one CompileError each.
 func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
-	set := &Set{Rules: rs, byType: map[string][]*program{}}
+	set := &Set{Rules: rs, byType: map[string][]*program{}, ruleOrder: map[*Rule]int{}}
+	byID := slices.Clone(rs)
+	slices.SortFunc(byID, func(a, b *Rule) int { return strings.Compare(a.ID, b.ID) })
+	for i, r := range byID {
+		set.ruleOrder[r] = i
+	}
 	var errs []error
 	seen := map[string]*Rule{}
 	for _, r := range rs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -67,7 +68,7 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 					break
 				}
 				end := min(start+batch, total)
-				for _, r := range e.Resources[start:end] {
+				for i, r := range e.Resources[start:end] {
 					progs := s.byType[r.Type]
 					if len(progs) == 0 {
 						continue
@@ -88,6 +89,7 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 								f.Status, f.Exception = Suppressed, x
 							}
 						}
+						f.order = start + i
 						local = append(local, *f)
 					}
 				}
@@ -107,7 +109,7 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("evaluating rules: %w", err)
 	}
-	sortFindings(res.Findings)
+	s.sortFindings(res.Findings)
 	return res, nil
 }
 
@@ -223,28 +225,18 @@ func (a *resourceActivation) ResolveName(name string) (any, bool) {
 
 func (a *resourceActivation) Parent() interpreter.Activation { return nil }
 
-func sortFindings(fs []Finding) {
-	sort.Slice(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
+// sortFindings orders findings by severity (highest first), rule id and
+// the resource's position in the estate, comparing only integers.
+func (s *Set) sortFindings(fs []Finding) {
+	slices.SortFunc(fs, func(a, b Finding) int {
 		if a.Rule.Severity != b.Rule.Severity {
-			return a.Rule.Severity > b.Rule.Severity
+			return int(b.Rule.Severity) - int(a.Rule.Severity)
 		}
-		if a.Rule.ID != b.Rule.ID {
-			return a.Rule.ID < b.Rule.ID
+		if a.Rule != b.Rule {
+			return s.ruleOrder[a.Rule] - s.ruleOrder[b.Rule]
 		}
-		ka, kb := resourceKey(a.Resource), resourceKey(b.Resource)
-		if ka != kb {
-			return ka < kb
-		}
-		return a.Resource.Source.String() < b.Resource.Source.String()
+		return a.order - b.order
 	})
-}
-
-func resourceKey(r *inventory.Resource) string {
-	if r.Address != "" {
-		return r.Address
-	}
-	return r.ID
 }
 
 // Types lists the normalized types the set has rules for.

@@ -13,6 +13,9 @@ type Finding struct {
 	Evidence map[string]any `json:"evidence,omitempty"`
 	// Exception is the exception that suppressed the finding, if any.
 	Exception *Exception `json:"exception,omitempty"`
+
+	// order is the resource's position in the estate, for a cheap sort.
+	order int
 }
 
 // Result is everything one evaluation produced.
