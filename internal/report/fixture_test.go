@@ -37,6 +37,7 @@ func sampleResult() *rules.Result {
 		Description: "No bucket can be read or listed anonymously from the internet.",
 		Severity:    rules.Critical,
 		Types:       []string{"object_storage.bucket"},
+		Frameworks:  map[string][]string{"bsi-c5": {"COS-04"}, "gdpr": {"Art. 25(2)"}},
 		Remediation: rules.Remediation{Guidance: "Remove public ACLs and policies and turn on the public access block."},
 		Pack:        "baseline",
 	}
@@ -67,6 +68,13 @@ func sampleResult() *rules.Result {
 		Frameworks:  map[string][]string{"bsi-c5": {"OPS-02"}},
 		Remediation: rules.Remediation{Guidance: "Use an SEV-SNP or TDX machine type."},
 		Pack:        "bsi-c5",
+	}
+	ruleCustom := &rules.Rule{
+		ID:       "ORG-TAG-01",
+		Title:    "Resources name their data owner",
+		Severity: rules.Low,
+		Types:    []string{"compute.instance"},
+		Pack:     "",
 	}
 	ruleVersioning := &rules.Rule{
 		ID:         "BSI-OPS-06",
@@ -138,7 +146,7 @@ func sampleResult() *rules.Result {
 	estate.Finalize()
 	return &rules.Result{
 		Estate: estate,
-		Rules:  []*rules.Rule{ruleVersioning, ruleConfidential, ruleLogging, ruleResidency, rulePublic, ruleCrypto},
+		Rules:  []*rules.Rule{ruleVersioning, ruleConfidential, ruleLogging, ruleResidency, rulePublic, ruleCrypto, ruleCustom},
 		// Deliberately unsorted: the report sorts.
 		Findings: []rules.Finding{
 			{Rule: ruleLogging, Resource: hostile, Status: rules.Fail, Evidence: map[string]any{"logging.enabled": false}},
@@ -154,9 +162,10 @@ func sampleResult() *rules.Result {
 			{Rule: rulePublic, Resource: awsBucket, Status: rules.Fail, Evidence: map[string]any{"public": true, "public_access_block": false}},
 			{Rule: ruleResidency, Resource: gcpVM, Status: rules.Fail, Evidence: map[string]any{"region": "us-central1", "jurisdiction.eu": false, "jurisdiction.country": "US"}},
 			{Rule: ruleLogging, Resource: k8sWorkload, Status: rules.Error, Message: "no such key: logging (the kubernetes.workload schema has no logging field)"},
+			{Rule: ruleCustom, Resource: gcpVM, Status: rules.Fail, Evidence: map[string]any{"tags.owner": nil}},
 			{Rule: ruleCrypto, Resource: awsBucket, Status: rules.Fail, Evidence: map[string]any{"encryption.at_rest.enabled": true, "encryption.at_rest.key_manager": "provider"}},
 		},
-		Checks: 42,
+		Checks: 43,
 		Passed: 34,
 		ExpiredExceptions: []*rules.Exception{{
 			Rule: "BSI-OPS-06", Resources: rules.Selector{Provider: "otc", Account: "eu-de_bund"},

@@ -177,18 +177,24 @@ func writeHTML(w io.Writer, d *document, _ Options) error {
 	return bw.Flush()
 }
 
-// effectiveFrameworks is what the HTML report groups a rule under: its
-// framework mapping, or, for a rule mapped to none, its own id as a control
-// of its pack (baseline when the pack is unknown), so every rule appears in
-// one of the control tables.
+// effectiveFrameworks is what the HTML report and OCSF group a rule under:
+// its framework mapping plus its pack, with the rule id as the control, when
+// the pack is not one of those frameworks. So the baseline (and any custom
+// pack) gets its own control table even though its rules also map to BSI C5
+// and GDPR controls, and a rule mapped to nothing is still listed.
 func effectiveFrameworks(fw map[string][]string, pack, ruleID string) map[string][]string {
-	if len(fw) > 0 {
-		return fw
-	}
-	if pack == "" {
+	if pack == "" && len(fw) == 0 {
 		pack = "baseline"
 	}
-	return map[string][]string{pack: {ruleID}}
+	if _, ok := fw[pack]; ok || pack == "" {
+		return fw
+	}
+	out := make(map[string][]string, len(fw)+1)
+	for k, v := range fw {
+		out[k] = v
+	}
+	out[pack] = []string{ruleID}
+	return out
 }
 
 // htmlFrameworks builds, per framework, the table of its controls with the

@@ -207,8 +207,8 @@ func newOCSFEvent(d *document, f *finding) ocsfEvent {
 		e.Remediation = &ocsfRemediation{Desc: f.Remediation.Guidance}
 	}
 
-	// A rule mapped to no framework counts as a control of its own pack,
-	// so standards, which OCSF requires, is never empty.
+	// The pack counts as a standard too (see effectiveFrameworks), so
+	// standards, which OCSF requires, is never empty.
 	frameworks := effectiveFrameworks(f.Frameworks, f.Pack, f.RuleID)
 	names := make([]string, 0, len(frameworks))
 	for fw := range frameworks {
