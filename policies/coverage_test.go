@@ -157,7 +157,9 @@ func TestGDPRDoc(t *testing.T) {
 	b.WriteString("## Tags the rules read\n\n")
 	b.WriteString("- `personal_data: \"true\"` (or `yes`): the resource holds personal data.\n")
 	b.WriteString("- `classification`: `public`, `internal`, `confidential`, `restricted` or `vs-nfd` (VS - Nur für den Dienstgebrauch, the lowest German classification level); the last three are classified data.\n")
-	b.WriteString("- `environment: prod` (or `production`): availability rules apply.\n\n")
+	b.WriteString("- `environment: prod` (or `production`): availability and monitoring rules apply.\n")
+	b.WriteString("- `purpose`: `backup` or `logs` (write-once storage), `pseudonymisation` or `tokenisation` (keys that pseudonymise personal data).\n")
+	b.WriteString("- `exposure: public`: a machine meant to be reachable directly; `classification: public`: a bucket meant to be public.\n\n")
 	b.WriteString("## Provisions\n\n| Provision | Title | Rules |\n|---|---|---|\n")
 	for _, a := range arts {
 		cell := ruleCell(by[a.ID])
