@@ -28,6 +28,8 @@ const (
 // ReadOptions limit what a scan reads.
 type ReadOptions struct {
 	MaxInputSize int64
+	// Stdin is read for the path "-".
+	Stdin io.Reader
 }
 
 // ReportOptions are passed to the report writer.

@@ -109,7 +109,7 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	}
 	progress := !f.quiet && d.IsTerminal(d.Stderr)
 	start := d.Now()
-	estate, err := d.ReadEstate(ctx, args, ReadOptions{MaxInputSize: f.maxInputSize})
+	estate, err := d.ReadEstate(ctx, args, ReadOptions{MaxInputSize: f.maxInputSize, Stdin: d.Stdin})
 	if err != nil {
 		return usageError("%v", err)
 	}
@@ -226,7 +226,7 @@ value shown here.`,
 					return usageError("unknown type %q; the normalized types are %s", t, strings.Join(inventory.TypeNames(), ", "))
 				}
 			}
-			e, err := d.ReadEstate(cmd.Context(), args, ReadOptions{MaxInputSize: maxInputSize})
+			e, err := d.ReadEstate(cmd.Context(), args, ReadOptions{MaxInputSize: maxInputSize, Stdin: d.Stdin})
 			if err != nil {
 				return usageError("%v", err)
 			}
