@@ -241,15 +241,30 @@ func newDocument(res *rules.Result, opts Options) *document {
 	s.Checks = res.Checks
 	s.Passed = res.Passed
 
-	for _, f := range res.Findings {
-		d.Findings = append(d.Findings, newFinding(f))
+	// Sort pointers, not the large finding values, and compare each
+	// finding's resource key computed once.
+	all := make([]finding, len(res.Findings))
+	order := make([]*finding, len(all))
+	keys := make(map[*finding]string, len(all))
+	for i, f := range res.Findings {
+		all[i] = newFinding(f)
+		order[i] = &all[i]
+		keys[order[i]] = all[i].key()
 	}
-	slices.SortStableFunc(d.Findings, func(a, b finding) int {
+	slices.SortStableFunc(order, func(a, b *finding) int {
+		if c := cmp.Compare(b.sev, a.sev); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.RuleID, b.RuleID); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(statusOrder[a.Status], statusOrder[b.Status]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(keys[a], keys[b]); c != 0 {
+			return c
+		}
 		return cmp.Or(
-			cmp.Compare(b.sev, a.sev),
-			cmp.Compare(a.RuleID, b.RuleID),
-			cmp.Compare(statusOrder[a.Status], statusOrder[b.Status]),
-			cmp.Compare(a.key(), b.key()),
 			cmp.Compare(a.Resource.Provider, b.Resource.Provider),
 			cmp.Compare(a.Resource.Account, b.Resource.Account),
 			cmp.Compare(a.Resource.Region, b.Resource.Region),
@@ -257,6 +272,10 @@ func newDocument(res *rules.Result, opts Options) *document {
 			cmp.Compare(a.Message, b.Message),
 		)
 	})
+	d.Findings = make([]finding, len(order))
+	for i, f := range order {
+		d.Findings[i] = *f
+	}
 	for i := range d.Findings {
 		f := &d.Findings[i]
 		if idx, ok := byID[f.RuleID]; ok {
@@ -294,12 +313,13 @@ func newRuleInfo(r *rules.Rule) ruleInfo {
 	}
 }
 
+// frameworksOf returns the rule's framework map, shared, never nil; the
+// report only reads it.
 func frameworksOf(r *rules.Rule) map[string][]string {
-	m := make(map[string][]string, len(r.Frameworks))
-	for k, v := range r.Frameworks {
-		m[k] = append([]string{}, v...)
+	if r.Frameworks == nil {
+		return map[string][]string{}
 	}
-	return m
+	return r.Frameworks
 }
 
 func newException(x *rules.Exception) exception {

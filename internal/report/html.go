@@ -63,7 +63,9 @@ type htmlControl struct {
 }
 
 type htmlFinding struct {
-	*finding
+	// F is the finding. A named field, not an embedded one: templates
+	// resolve promoted fields by a slow reflective search.
+	F          *finding
 	Index    int
 	Where    string
 	FWKeys   string
@@ -125,7 +127,7 @@ func writeHTML(w io.Writer, d *document, _ Options) error {
 	for i := range d.Findings {
 		f := &d.Findings[i]
 		providers[f.Resource.Provider] = true
-		hf := htmlFinding{finding: f, Index: i + 1, Where: f.where()}
+		hf := htmlFinding{F: f, Index: i + 1, Where: f.where()}
 		if f.Location.File == "" && f.Location.Path == "" {
 			// The provider is shown beside it already.
 			hf.Where = joinNonEmpty([]string{f.Resource.Account, f.Resource.Region}, " · ")

@@ -56,7 +56,7 @@ func writeTable(w io.Writer, d *document, opts Options) error {
 
 	t.line("%s %s  %s  %s", p.paint(ansiBold, ToolName), d.Tool.Version,
 		p.paint(ansiDim, "scan "+d.now.Format("2006-01-02 15:04 MST")),
-		p.paint(ansiDim, fmt.Sprintf("%d resources from %s", d.Summary.Resources, plural(d.Summary.Inputs, "input"))))
+		p.paint(ansiDim, plural(d.Summary.Resources, "resource")+" from "+plural(d.Summary.Inputs, "input")))
 	t.line("")
 
 	statusWidth := len("SUPPRESSED")
@@ -114,7 +114,7 @@ func (t *tableWriter) line(format string, args ...any) {
 	if t.err != nil {
 		return
 	}
-	_, t.err = fmt.Fprintf(t.w, strings.TrimRight(format, " ")+"\n", args...)
+	_, t.err = t.w.WriteString(strings.TrimRight(fmt.Sprintf(format, args...), " ") + "\n")
 }
 
 func (t *tableWriter) finding(f *finding, statusWidth, keyWidth int) {
