@@ -65,7 +65,7 @@ type htmlControl struct {
 type htmlFinding struct {
 	// F is the finding. A named field, not an embedded one: templates
 	// resolve promoted fields by a slow reflective search.
-	F          *finding
+	F        *finding
 	Index    int
 	Where    string
 	FWKeys   string
