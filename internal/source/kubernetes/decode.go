@@ -8,8 +8,10 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -25,6 +27,9 @@ type document struct {
 type decoder struct {
 	file     string
 	maxDepth int
+	// lineOffset is added to every line the YAML parser reports, for a
+	// part of the file parsed on its own.
+	lineOffset int
 	// budget is how many more values may be produced. YAML aliases can
 	// make a small file expand exponentially ("billion laughs"); without
 	// aliases a file never yields more values than it has bytes.
@@ -38,7 +43,7 @@ func (d *decoder) depthError(line int) error {
 
 func (d *decoder) errorf(line int, format string, args ...any) error {
 	if line > 0 {
-		return fmt.Errorf("%s:%d: %s", d.file, line, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%s:%d: %s", d.file, line+d.lineOffset, fmt.Sprintf(format, args...))
 	}
 	return fmt.Errorf("%s: %s", d.file, fmt.Sprintf(format, args...))
 }
@@ -50,7 +55,7 @@ type emitFunc func(v any, line int, itemLines []int) error
 // decode calls emit for every top-level document of data, in order.
 // Empty documents are skipped.
 func (d *decoder) decode(data []byte, emit emitFunc) error {
-	d.budget = 2*len(data) + 1024
+	d.budget = 2*len(data) + 1024 // for JSON; YAML chunks get their own
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
 		return d.decodeJSON(data, emit)
@@ -73,16 +78,120 @@ func (d *decoder) yamlError(err error) error {
 	return d.errorf(0, "malformed YAML: %s", strings.TrimPrefix(msg, "yaml: "))
 }
 
+// decodeYAML parses the documents of a YAML stream. The YAML parser is slow
+// (about 10 MB/s), so a stream is cut at its "---" lines and the parts are
+// parsed in parallel; documents are still emitted in order, and the first
+// error in file order is the one reported.
 func (d *decoder) decodeYAML(data []byte, emit emitFunc) error {
+	parts := splitDocuments(data)
+	results := make([]chunkResult, len(parts))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(parts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				cd := &decoder{file: d.file, maxDepth: d.maxDepth, lineOffset: parts[i].line - 1, budget: 2*len(parts[i].data) + 1024}
+				results[i] = cd.parseChunk(parts[i].data)
+			}
+		}()
+	}
+	for i := range parts {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, r := range results {
+		for _, doc := range r.docs {
+			if err := emit(doc.v, doc.line, doc.itemLines); err != nil {
+				return err
+			}
+		}
+		if r.err != nil {
+			return r.err
+		}
+		results[i] = chunkResult{} // let the collector have it
+	}
+	return nil
+}
+
+// chunk is a part of a YAML stream that starts at a document boundary.
+type chunk struct {
+	data []byte
+	line int // of its first line in the file
+}
+
+type chunkResult struct {
+	docs []parsedDoc
+	err  error
+}
+
+type parsedDoc struct {
+	v         any
+	line      int
+	itemLines []int
+}
+
+// splitDocuments cuts a YAML stream before every "---" that starts a line,
+// which always marks a document start: content inside a document is never
+// written there. A stream with directives (%YAML, %TAG), which belong to
+// the document after them, is not cut.
+func splitDocuments(data []byte) []chunk {
+	if bytes.HasPrefix(data, []byte("%")) || bytes.Contains(data, []byte("\n%")) || hasOddBreaks(data) {
+		return []chunk{{data: data, line: 1}}
+	}
+	var out []chunk
+	start, startLine, line := 0, 1, 1
+	for off := 0; off < len(data); {
+		end := bytes.IndexByte(data[off:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += off
+		}
+		l := data[off:end]
+		if off > start && bytes.HasPrefix(l, []byte("---")) && (len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r') {
+			out = append(out, chunk{data: data[start:off], line: startLine})
+			start, startLine = off, line
+		}
+		off = end + 1
+		line++
+	}
+	return append(out, chunk{data: data[start:], line: startLine})
+}
+
+// hasOddBreaks reports line breaks other than \n and \r\n: a lone \r, or
+// the Unicode NEL, LS and PS, which the YAML parser counts as line breaks.
+// Cutting such a stream would put the parser's line numbers off.
+func hasOddBreaks(data []byte) bool {
+	for i := bytes.IndexByte(data, '\r'); i >= 0; {
+		if i+1 >= len(data) || data[i+1] != '\n' {
+			return true
+		}
+		j := bytes.IndexByte(data[i+1:], '\r')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return bytes.Contains(data, []byte("\u0085")) || bytes.Contains(data, []byte("\u2028")) || bytes.Contains(data, []byte("\u2029"))
+}
+
+// parseChunk decodes every document of one chunk, stopping at the first
+// error.
+func (d *decoder) parseChunk(data []byte) chunkResult {
+	var r chunkResult
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return r
 		}
 		if err != nil {
-			return d.yamlError(err)
+			r.err = d.yamlError(err)
+			return r
 		}
 		if len(doc.Content) == 0 {
 			continue
@@ -90,14 +199,17 @@ func (d *decoder) decodeYAML(data []byte, emit emitFunc) error {
 		root := doc.Content[0]
 		v, err := d.yamlValue(root, 1)
 		if err != nil {
-			return err
+			r.err = err
+			return r
 		}
 		if v == nil {
 			continue // an empty document, as Helm renders for a disabled template
 		}
-		if err := emit(v, root.Line, yamlItemLines(root)); err != nil {
-			return err
+		lines := yamlItemLines(root)
+		for i := range lines {
+			lines[i] += d.lineOffset
 		}
+		r.docs = append(r.docs, parsedDoc{v: v, line: root.Line + d.lineOffset, itemLines: lines})
 	}
 }
 

@@ -2,6 +2,8 @@ package kubernetes
 
 import (
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/hoheit/hoheit/internal/inventory"
@@ -27,6 +29,41 @@ func FuzzParse(f *testing.F) {
 			}
 			if _, err := json.Marshal(r.Attrs); err != nil {
 				t.Fatalf("attributes of %s do not marshal: %v", r.Address, err)
+			}
+		}
+	})
+}
+
+// FuzzSplit checks that cutting a YAML stream at its "---" lines to parse
+// the parts in parallel yields what parsing it whole does.
+func FuzzSplit(f *testing.F) {
+	f.Add([]byte("a: 1\n---\nb: [2]\n--- |\n  text\n...\nc: 3\n"))
+	f.Add([]byte("a: |\n  x\n---\n---\n# c\n--- {b: 1}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		type doc struct {
+			V     string
+			Line  int
+			Items []int
+		}
+		var split []doc
+		d := &decoder{file: "f", maxDepth: DefaultMaxDepth}
+		errSplit := d.decodeYAML(data, func(v any, line int, items []int) error {
+			split = append(split, doc{fmt.Sprint(v), line, items})
+			return nil
+		})
+		whole := (&decoder{file: "f", maxDepth: DefaultMaxDepth, budget: 2*len(data) + 1024}).parseChunk(data)
+		if (errSplit == nil) != (whole.err == nil) {
+			t.Fatalf("split: %v; whole: %v", errSplit, whole.err)
+		}
+		if errSplit != nil {
+			return
+		}
+		if len(split) != len(whole.docs) {
+			t.Fatalf("split into %d documents, whole %d", len(split), len(whole.docs))
+		}
+		for i, w := range whole.docs {
+			if got := (doc{fmt.Sprint(w.v), w.line, w.itemLines}); !reflect.DeepEqual(got, split[i]) {
+				t.Fatalf("document %d: split %+v, whole %+v", i, split[i], got)
 			}
 		}
 	})
