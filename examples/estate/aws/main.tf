@@ -59,11 +59,14 @@ module "audit_trail" {
   kms_key_arn = aws_kms_key.audit.arn
 }
 
-# Customer-managed key for case files. Rotation on. Correct.
+# Key for VS-NfD case files, held outside AWS: it lives in the external key store
+# cks-0e5b7a1c9d2f43a68 (XKS proxy in front of the LfD's own HSM in its data
+# centre), so AWS cannot decrypt without the LfD. External keys are rotated in
+# the HSM, not by AWS (enable_key_rotation is not available for them). Correct.
 resource "aws_kms_key" "records" {
   description             = "LfD Fachverfahren: Akten und Bescheide (S3, EBS, RDS)"
-  enable_key_rotation     = true
-  rotation_period_in_days = 365
+  custom_key_store_id     = "cks-0e5b7a1c9d2f43a68"
+  xks_key_id              = "lfd-hsm-akten-2026"
   deletion_window_in_days = 30
   tags = {
     Name           = "lfd-records"
@@ -82,7 +85,8 @@ resource "aws_kms_key" "audit" {
   enable_key_rotation     = true
   deletion_window_in_days = 30
   tags = {
-    Name = "lfd-audit"
+    Name           = "lfd-audit"
+    classification = "internal"
   }
 }
 
@@ -92,7 +96,8 @@ resource "aws_kms_key" "legacy_backup" {
   description             = "Backups Altverfahren (legacy)"
   deletion_window_in_days = 7
   tags = {
-    Name = "lfd-legacy-backup"
+    Name           = "lfd-legacy-backup"
+    classification = "internal"
   }
 }
 
@@ -105,6 +110,7 @@ resource "aws_s3_bucket" "records" {
   tags = {
     Name           = "lfd-fachverfahren-akten-prod"
     classification = "vs-nfd"
+    personal_data  = "true"
     team           = "fachverfahren"
   }
 }
@@ -138,6 +144,60 @@ resource "aws_s3_bucket_versioning" "records" {
   }
 }
 
+resource "aws_s3_bucket_policy" "records" {
+  bucket = aws_s3_bucket.records.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:aws:s3:::${aws_s3_bucket.records.bucket}",
+          "arn:aws:s3:::${aws_s3_bucket.records.bucket}/*",
+        ]
+        Condition = {
+          Bool = {
+            "aws:SecureTransport" = "false"
+          }
+        }
+      },
+      {
+        Sid       = "DenyOutdatedTLS"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:aws:s3:::${aws_s3_bucket.records.bucket}",
+          "arn:aws:s3:::${aws_s3_bucket.records.bucket}/*",
+        ]
+        Condition = {
+          NumericLessThan = {
+            "s3:TlsVersion" = "1.2"
+          }
+        }
+      },
+      {
+        Sid       = "DenyOutsideVpcEndpoint"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:aws:s3:::${aws_s3_bucket.records.bucket}",
+          "arn:aws:s3:::${aws_s3_bucket.records.bucket}/*",
+        ]
+        Condition = {
+          StringNotEquals = {
+            "aws:SourceVpce" = "vpce-0a7c4e19d2b3f5068"
+          }
+        }
+      },
+    ]
+  })
+}
+
 resource "aws_s3_bucket_logging" "records" {
   bucket        = aws_s3_bucket.records.id
   target_bucket = aws_s3_bucket.access_logs.id
@@ -150,8 +210,10 @@ resource "aws_s3_bucket_logging" "records" {
 resource "aws_s3_bucket" "access_logs" {
   bucket = "lfd-s3-zugriffsprotokolle"
   tags = {
-    Name = "lfd-s3-zugriffsprotokolle"
-    team = "betrieb"
+    Name           = "lfd-s3-zugriffsprotokolle"
+    classification = "internal"
+    personal_data  = "false"
+    team           = "betrieb"
   }
 }
 
@@ -173,6 +235,45 @@ resource "aws_s3_bucket_public_access_block" "access_logs" {
   restrict_public_buckets = true
 }
 
+resource "aws_s3_bucket_policy" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.bucket
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:aws:s3:::${aws_s3_bucket.access_logs.bucket}",
+          "arn:aws:s3:::${aws_s3_bucket.access_logs.bucket}/*",
+        ]
+        Condition = {
+          Bool = {
+            "aws:SecureTransport" = "false"
+          }
+        }
+      },
+      {
+        Sid       = "DenyOutdatedTLS"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:aws:s3:::${aws_s3_bucket.access_logs.bucket}",
+          "arn:aws:s3:::${aws_s3_bucket.access_logs.bucket}/*",
+        ]
+        Condition = {
+          NumericLessThan = {
+            "s3:TlsVersion" = "1.2"
+          }
+        }
+      },
+    ]
+  })
+}
+
 resource "aws_s3_bucket_versioning" "access_logs" {
   bucket = aws_s3_bucket.access_logs.bucket
 
@@ -189,8 +290,10 @@ resource "aws_s3_bucket" "public_site" {
   bucket        = "lfd-buergerportal-web"
   force_destroy = true
   tags = {
-    Name = "lfd-buergerportal-web"
-    team = "web"
+    Name           = "lfd-buergerportal-web"
+    classification = "public"
+    personal_data  = "false"
+    team           = "web"
   }
 }
 
@@ -239,8 +342,9 @@ resource "aws_s3_bucket" "statistik_export" {
   bucket = "lfd-statistik-export-us"
   tags = {
     Name           = "lfd-statistik-export-us"
+    classification = "confidential"
+    personal_data  = "true"
     team           = "statistik"
-    classification = "personenbezogen"
   }
 }
 
@@ -274,6 +378,47 @@ resource "aws_s3_bucket_versioning" "statistik_export" {
   versioning_configuration {
     status = "Enabled"
   }
+}
+
+resource "aws_s3_bucket_policy" "statistik_export" {
+  provider = aws.us_east_1
+
+  bucket = aws_s3_bucket.statistik_export.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:aws:s3:::${aws_s3_bucket.statistik_export.bucket}",
+          "arn:aws:s3:::${aws_s3_bucket.statistik_export.bucket}/*",
+        ]
+        Condition = {
+          Bool = {
+            "aws:SecureTransport" = "false"
+          }
+        }
+      },
+      {
+        Sid       = "DenyOutdatedTLS"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:aws:s3:::${aws_s3_bucket.statistik_export.bucket}",
+          "arn:aws:s3:::${aws_s3_bucket.statistik_export.bucket}/*",
+        ]
+        Condition = {
+          NumericLessThan = {
+            "s3:TlsVersion" = "1.2"
+          }
+        }
+      },
+    ]
+  })
 }
 
 resource "aws_s3_bucket_logging" "statistik_export" {
@@ -498,6 +643,7 @@ resource "aws_instance" "fachverfahren_app" {
   tags = {
     Name           = "lfd-fachverfahren-app-1"
     classification = "vs-nfd"
+    personal_data  = "true"
     team           = "fachverfahren"
   }
 
@@ -551,6 +697,27 @@ resource "aws_db_subnet_group" "fachverfahren" {
   subnet_ids = [aws_subnet.db_a.id, aws_subnet.db_b.id]
 }
 
+# TLS 1.2+ required for every connection; pgaudit on.
+resource "aws_db_parameter_group" "fachverfahren" {
+  name   = "lfd-fachverfahren-pg16"
+  family = "postgres16"
+
+  parameter {
+    name  = "rds.force_ssl"
+    value = "1"
+  }
+
+  parameter {
+    name  = "ssl_min_protocol_version"
+    value = "TLSv1.2"
+  }
+
+  parameter {
+    name  = "pgaudit.log"
+    value = "ddl,role"
+  }
+}
+
 # Fachverfahren database: private, encrypted with the customer key, Multi-AZ,
 # 14 days of backups, deletion protection, IAM auth, logs exported. Correct.
 resource "aws_db_instance" "fachverfahren" {
@@ -564,6 +731,7 @@ resource "aws_db_instance" "fachverfahren" {
   username                            = "fachverfahren_admin"
   manage_master_user_password         = true
   db_subnet_group_name                = aws_db_subnet_group.fachverfahren.name
+  parameter_group_name                = aws_db_parameter_group.fachverfahren.name
   vpc_security_group_ids              = [aws_security_group.db.id]
   publicly_accessible                 = false
   multi_az                            = true
@@ -576,11 +744,15 @@ resource "aws_db_instance" "fachverfahren" {
   tags = {
     Name           = "lfd-fachverfahren"
     classification = "vs-nfd"
+    personal_data  = "true"
+    environment    = "production"
   }
 }
 
 # MISTAKE: database of the old Buergerportal: reachable from the internet,
-# storage not encrypted, one day of backups, no deletion protection, no Multi-AZ.
+# storage not encrypted, one day of backups, no deletion protection, no Multi-AZ,
+# no TLS enforcement, no audit log export, password authentication only, and no
+# classification tag.
 resource "aws_db_instance" "buergerportal_legacy" {
   identifier              = "lfd-buergerportal-legacy"
   engine                  = "mysql"
@@ -594,8 +766,10 @@ resource "aws_db_instance" "buergerportal_legacy" {
   backup_retention_period = 1
   skip_final_snapshot     = true
   tags = {
-    Name = "lfd-buergerportal-legacy"
-    team = "web"
+    Name          = "lfd-buergerportal-legacy"
+    personal_data = "true"
+    environment   = "production"
+    team          = "web"
   }
 }
 

@@ -138,6 +138,7 @@ resource "azurerm_subnet" "legacy" {
   address_prefixes     = ["10.30.99.0/24"]
 }
 
+# Central security workspace (exists already): activity log and flow log analytics, 365 days.
 resource "azurerm_log_analytics_workspace" "security" {
   name                = "log-lfd-security"
   location            = azurerm_resource_group.lfd.location
@@ -157,7 +158,9 @@ resource "azurerm_storage_account" "flowlogs" {
   shared_access_key_enabled       = false
   public_network_access_enabled   = false
   tags = {
-    team = "betrieb"
+    classification = "internal"
+    personal_data  = "false"
+    team           = "betrieb"
   }
 
   network_rules {
@@ -260,9 +263,10 @@ resource "azurerm_network_interface" "fachverfahren" {
   }
 }
 
-# Confidential VM for VS-NfD data: DCasv5 (AMD SEV-SNP), OS disk encrypted together
-# with the VM guest state (this is what the portal calls security type
-# "ConfidentialVM"), secure boot and vTPM on, SSH keys only, no public IP. Correct.
+# Confidential VM: DCasv5 (AMD SEV-SNP), OS disk encrypted together with the VM
+# guest state under the customer's key (this is what the portal calls security
+# type "ConfidentialVM" with confidential disk encryption), secure boot and vTPM
+# on, SSH keys only, no public IP, no boot diagnostics (so no serial console). Correct.
 resource "azurerm_linux_virtual_machine" "fachverfahren" {
   name                            = "vm-lfd-fachverfahren"
   resource_group_name             = azurerm_resource_group.lfd.name
@@ -275,7 +279,8 @@ resource "azurerm_linux_virtual_machine" "fachverfahren" {
   secure_boot_enabled             = true
   vtpm_enabled                    = true
   tags = {
-    classification = "vs-nfd"
+    classification = "confidential"
+    personal_data  = "true"
     team           = "fachverfahren"
   }
 
@@ -285,9 +290,10 @@ resource "azurerm_linux_virtual_machine" "fachverfahren" {
   }
 
   os_disk {
-    caching                  = "ReadWrite"
-    storage_account_type     = "Premium_LRS"
-    security_encryption_type = "DiskWithVMGuestState"
+    caching                          = "ReadWrite"
+    storage_account_type             = "Premium_LRS"
+    security_encryption_type         = "DiskWithVMGuestState"
+    secure_vm_disk_encryption_set_id = azurerm_disk_encryption_set.cvm.id
   }
 
   source_image_reference {
@@ -300,8 +306,17 @@ resource "azurerm_linux_virtual_machine" "fachverfahren" {
   identity {
     type = "SystemAssigned"
   }
+}
 
-  boot_diagnostics {
+resource "azurerm_disk_encryption_set" "cvm" {
+  name                = "des-lfd-cvm"
+  location            = azurerm_resource_group.lfd.location
+  resource_group_name = azurerm_resource_group.lfd.name
+  key_vault_key_id    = azurerm_key_vault_key.storage_cmk.versionless_id
+  encryption_type     = "ConfidentialVmEncryptedWithCustomerKey"
+
+  identity {
+    type = "SystemAssigned"
   }
 }
 
@@ -330,7 +345,8 @@ resource "azurerm_managed_disk" "akten" {
   public_network_access_enabled = false
   network_access_policy         = "DenyAll"
   tags = {
-    classification = "vs-nfd"
+    classification = "confidential"
+    personal_data  = "true"
   }
 }
 
@@ -353,6 +369,7 @@ resource "azurerm_managed_disk" "legacy_export" {
   network_access_policy = "AllowAll"
   tags = {
     classification = "confidential"
+    personal_data  = "true"
     team           = "altverfahren"
   }
 }
@@ -390,6 +407,7 @@ resource "azurerm_linux_virtual_machine" "legacy" {
   network_interface_ids           = [azurerm_network_interface.legacy.id]
   tags = {
     classification = "confidential"
+    personal_data  = "true"
     team           = "altverfahren"
   }
 
@@ -419,7 +437,9 @@ resource "azurerm_storage_account" "legacy_austausch" {
   min_tls_version                 = "TLS1_0"
   allow_nested_items_to_be_public = true
   tags = {
-    team = "altverfahren"
+    classification = "confidential"
+    personal_data  = "true"
+    team           = "altverfahren"
   }
 }
 
@@ -447,7 +467,8 @@ resource "azurerm_storage_account" "akten" {
   infrastructure_encryption_enabled = true
   default_to_oauth_authentication   = true
   tags = {
-    classification = "vs-nfd"
+    classification = "confidential"
+    personal_data  = "true"
     team           = "fachverfahren"
   }
 
@@ -503,7 +524,9 @@ resource "azurerm_postgresql_flexible_server" "fachverfahren" {
   public_network_access_enabled = false
   backup_retention_days         = 35
   tags = {
-    classification = "vs-nfd"
+    classification = "confidential"
+    personal_data  = "true"
+    environment    = "production"
   }
 
   high_availability {
@@ -528,6 +551,19 @@ resource "azurerm_postgresql_flexible_server" "fachverfahren" {
   }
 }
 
+resource "azurerm_postgresql_flexible_server_configuration" "fachverfahren_pgaudit" {
+  name      = "pgaudit.log"
+  server_id = azurerm_postgresql_flexible_server.fachverfahren.id
+  value     = "DDL,ROLE"
+}
+
+resource "azurerm_management_lock" "fachverfahren_db" {
+  name       = "nicht-loeschen"
+  scope      = azurerm_postgresql_flexible_server.fachverfahren.id
+  lock_level = "CanNotDelete"
+  notes      = "Fachverfahren-Datenbank: Loeschen nur nach Freigabe durch den ISB"
+}
+
 # MISTAKE: Buergerportal database open to the internet (firewall rule below
 # allows 0.0.0.0-255.255.255.255), TLS not required, no HA, local passwords only.
 resource "azurerm_postgresql_flexible_server" "buergerportal" {
@@ -542,7 +578,10 @@ resource "azurerm_postgresql_flexible_server" "buergerportal" {
   public_network_access_enabled = true
   backup_retention_days         = 7
   tags = {
-    team = "web"
+    classification = "confidential"
+    personal_data  = "true"
+    environment    = "production"
+    team           = "web"
   }
 }
 

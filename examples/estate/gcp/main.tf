@@ -40,7 +40,7 @@ resource "google_kms_crypto_key" "storage" {
   rotation_period            = "7776000s"
   destroy_scheduled_duration = "2592000s"
   labels = {
-    classification = "vs-nfd"
+    classification = "confidential"
   }
 
   version_template {
@@ -75,7 +75,9 @@ resource "google_storage_bucket" "logs" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   labels = {
-    team = "betrieb"
+    classification = "internal"
+    personal_data  = "false"
+    team           = "betrieb"
   }
 
   versioning {
@@ -95,7 +97,8 @@ resource "google_storage_bucket" "akten" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   labels = {
-    classification = "vs-nfd"
+    classification = "confidential"
+    personal_data  = "true"
     team           = "fachverfahren"
   }
 
@@ -120,7 +123,9 @@ resource "google_storage_bucket" "buergerportal_web" {
   uniform_bucket_level_access = true
   public_access_prevention    = "inherited"
   labels = {
-    team = "web"
+    classification = "public"
+    personal_data  = "false"
+    team           = "web"
   }
 
   website {
@@ -142,7 +147,8 @@ resource "google_storage_bucket" "statistik_us" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   labels = {
-    classification = "personenbezogen"
+    classification = "confidential"
+    personal_data  = "true"
     team           = "statistik"
   }
 
@@ -240,7 +246,7 @@ resource "google_service_account" "fachverfahren" {
   display_name = "Fachverfahren application"
 }
 
-# Confidential VM for VS-NfD data: AMD SEV-SNP, shielded VM (secure boot, vTPM,
+# Confidential VM: AMD SEV-SNP, shielded VM (secure boot, vTPM,
 # integrity monitoring), CMEK boot disk, own service account, no external IP, OS Login. Correct.
 resource "google_compute_instance" "fachverfahren" {
   name             = "vm-lfd-fachverfahren"
@@ -253,7 +259,8 @@ resource "google_compute_instance" "fachverfahren" {
     block-project-ssh-keys = "TRUE"
   }
   labels = {
-    classification = "vs-nfd"
+    classification = "confidential"
+    personal_data  = "true"
     team           = "fachverfahren"
   }
 
@@ -303,6 +310,7 @@ resource "google_compute_instance" "legacy" {
   }
   labels = {
     classification = "confidential"
+    personal_data  = "true"
     team           = "altverfahren"
   }
 
@@ -341,7 +349,9 @@ resource "google_sql_database_instance" "fachverfahren" {
     availability_type           = "REGIONAL"
     deletion_protection_enabled = true
     user_labels = {
-      classification = "vs-nfd"
+      classification = "confidential"
+      personal_data  = "true"
+      environment    = "production"
     }
 
     ip_configuration {
@@ -366,6 +376,11 @@ resource "google_sql_database_instance" "fachverfahren" {
     }
 
     database_flags {
+      name  = "cloudsql.iam_authentication"
+      value = "on"
+    }
+
+    database_flags {
       name  = "log_connections"
       value = "on"
     }
@@ -383,6 +398,10 @@ resource "google_sql_database_instance" "buergerportal" {
   settings {
     tier              = "db-f1-micro"
     availability_type = "ZONAL"
+    user_labels = {
+      personal_data = "true"
+      environment   = "production"
+    }
 
     ip_configuration {
       ipv4_enabled = true

@@ -64,7 +64,9 @@ resource "opentelekomcloud_obs_bucket" "logs" {
   acl        = "log-delivery-write"
   versioning = true
   tags = {
-    team = "betrieb"
+    classification = "internal"
+    personal_data  = "false"
+    team           = "betrieb"
   }
 
   server_side_encryption {
@@ -80,7 +82,8 @@ resource "opentelekomcloud_obs_bucket" "akten" {
   acl        = "private"
   versioning = true
   tags = {
-    classification = "vs-nfd"
+    classification = "confidential"
+    personal_data  = "true"
     team           = "fachverfahren"
   }
 
@@ -100,7 +103,9 @@ resource "opentelekomcloud_obs_bucket" "oeffentlich" {
   bucket = "lfd-veroeffentlichungen"
   acl    = "public-read"
   tags = {
-    team = "presse"
+    classification = "public"
+    personal_data  = "false"
+    team           = "presse"
   }
 }
 
@@ -185,7 +190,7 @@ resource "opentelekomcloud_networking_secgroup_rule_v2" "app_https" {
 }
 
 # Application server: KMS-encrypted system disk, key login only, no public IP. Correct
-# (classification "intern" does not call for confidential computing).
+# (classification "internal" does not call for confidential computing).
 resource "opentelekomcloud_ecs_instance_v1" "fachverfahren" {
   name                        = "ecs-lfd-fachverfahren"
   image_id                    = "9c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
@@ -199,7 +204,8 @@ resource "opentelekomcloud_ecs_instance_v1" "fachverfahren" {
   system_disk_kms_id          = opentelekomcloud_kms_key_v1.obs.id
   delete_disks_on_termination = true
   tags = {
-    classification = "intern"
+    classification = "internal"
+    personal_data  = "false"
     team           = "fachverfahren"
   }
 
@@ -216,7 +222,8 @@ resource "opentelekomcloud_evs_volume_v3" "akten" {
   size              = 200
   kms_id            = opentelekomcloud_kms_key_v1.obs.id
   tags = {
-    classification = "vs-nfd"
+    classification = "confidential"
+    personal_data  = "true"
   }
 }
 
@@ -239,6 +246,7 @@ resource "opentelekomcloud_ecs_instance_v1" "legacy" {
   system_disk_size  = 40
   tags = {
     classification = "confidential"
+    personal_data  = "true"
     team           = "altverfahren"
   }
 
@@ -260,28 +268,36 @@ resource "opentelekomcloud_evs_volume_v3" "legacy" {
   size              = 500
   tags = {
     classification = "confidential"
+    personal_data  = "true"
   }
 }
 
-# Fachverfahren database: primary/standby over two AZs, encrypted volume,
-# SSL, 14 days of backups, no public IP. Correct.
+# Fachverfahren database (MySQL 8.0): primary/standby over two AZs, encrypted
+# volume with the customer key, TLS required, 14 days of backups, no public IP. Correct.
 resource "opentelekomcloud_rds_instance_v3" "fachverfahren" {
   name                = "rds-lfd-fachverfahren"
   availability_zone   = ["eu-de-01", "eu-de-02"]
-  flavor              = "rds.pg.x1.xlarge.4.ha"
-  ha_replication_mode = "sync"
+  flavor              = "rds.mysql.x1.xlarge.4.ha"
+  ha_replication_mode = "semisync"
   vpc_id              = opentelekomcloud_vpc_v1.fachverfahren.id
   subnet_id           = opentelekomcloud_vpc_subnet_v1.app.id
   security_group_id   = opentelekomcloud_networking_secgroup_v2.app.id
   ssl_enable          = true
   tag = {
-    classification = "vs-nfd"
+    classification = "confidential"
+    personal_data  = "true"
+    environment    = "production"
   }
 
   db {
-    type     = "PostgreSQL"
-    version  = "16"
+    type     = "MySQL"
+    version  = "8.0"
     password = var.fachverfahren_db_password
+  }
+
+  parameters {
+    name  = "require_secure_transport"
+    value = "ON"
   }
 
   volume {
@@ -310,7 +326,9 @@ resource "opentelekomcloud_rds_instance_v3" "buergerportal" {
   security_group_id = opentelekomcloud_networking_secgroup_v2.legacy.id
   public_ips        = [opentelekomcloud_networking_floatingip_v2.buergerportal_db.address]
   tag = {
-    team = "web"
+    personal_data = "true"
+    environment   = "production"
+    team          = "web"
   }
 
   db {

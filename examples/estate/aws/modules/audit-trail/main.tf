@@ -21,8 +21,10 @@ variable "kms_key_arn" {
 resource "aws_s3_bucket" "trail" {
   bucket = "${var.name_prefix}-cloudtrail"
   tags = {
-    Name = "cloudtrail"
-    team = "isb"
+    Name           = "cloudtrail"
+    classification = "internal"
+    personal_data  = "false"
+    team           = "isb"
   }
 }
 
@@ -67,6 +69,36 @@ resource "aws_s3_bucket_policy" "trail" {
     Version = "2012-10-17"
     Statement = [
       {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:aws:s3:::${var.name_prefix}-cloudtrail",
+          "arn:aws:s3:::${var.name_prefix}-cloudtrail/*",
+        ]
+        Condition = {
+          Bool = {
+            "aws:SecureTransport" = "false"
+          }
+        }
+      },
+      {
+        Sid       = "DenyOutdatedTLS"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:aws:s3:::${var.name_prefix}-cloudtrail",
+          "arn:aws:s3:::${var.name_prefix}-cloudtrail/*",
+        ]
+        Condition = {
+          NumericLessThan = {
+            "s3:TlsVersion" = "1.2"
+          }
+        }
+      },
+      {
         Sid    = "AWSCloudTrailAclCheck"
         Effect = "Allow"
         Principal = {
@@ -102,6 +134,16 @@ resource "aws_cloudtrail" "this" {
   kms_key_id                    = var.kms_key_arn
   tags = {
     Name = "lfd-trail"
+  }
+
+  event_selector {
+    read_write_type           = "All"
+    include_management_events = true
+
+    data_resource {
+      type   = "AWS::S3::Object"
+      values = ["arn:aws:s3"]
+    }
   }
 }
 
