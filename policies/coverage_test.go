@@ -177,7 +177,24 @@ func TestGDPRDoc(t *testing.T) {
 	compareDoc(t, "gdpr.md", b.String())
 }
 
-var mention = regexp.MustCompile("`((?:BASE|C5|GDPR)-[A-Z0-9-]+)`")
+var (
+	mention  = regexp.MustCompile("`((?:BASE|C5|GDPR)-[A-Z0-9-]+)`")
+	ruleName = regexp.MustCompile(`\b((?:BASE|C5|GDPR)-[A-Z0-9]+(?:-[A-Z0-9]+)+)\b`)
+)
+
+// checkRuleNames fails when rule prose names a rule that does not exist.
+func checkRuleNames(t *testing.T, rs []*packRule, text string) {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, r := range rs {
+		ids[r.ID] = true
+	}
+	for _, m := range ruleName.FindAllStringSubmatch(text, -1) {
+		if !ids[m[1]] {
+			t.Errorf("a rule's description or guidance names %s, which is not a rule", m[1])
+		}
+	}
+}
 
 // checkMentions fails when the text names a rule id that no rule has, so a
 // renamed rule cannot leave the hand-written prose behind.

@@ -144,6 +144,11 @@ func TestPackShape(t *testing.T) {
 	}
 	seen := map[string]string{}
 	covered := map[string]bool{}
+	var prose strings.Builder
+	for _, r := range rs {
+		fmt.Fprintf(&prose, "%s\n%s\n", r.Description, r.Remediation.Guidance)
+	}
+	checkRuleNames(t, rs, prose.String())
 	for _, r := range rs {
 		t.Run(r.ID, func(t *testing.T) {
 			var missing []string
