@@ -241,15 +241,12 @@ func newDocument(res *rules.Result, opts Options) *document {
 	s.Checks = res.Checks
 	s.Passed = res.Passed
 
-	// Sort pointers, not the large finding values, and compare each
-	// finding's resource key computed once.
+	// Sort pointers: moving the large finding values dominated the sort.
 	all := make([]finding, len(res.Findings))
 	order := make([]*finding, len(all))
-	keys := make(map[*finding]string, len(all))
 	for i, f := range res.Findings {
 		all[i] = newFinding(f)
 		order[i] = &all[i]
-		keys[order[i]] = all[i].key()
 	}
 	slices.SortStableFunc(order, func(a, b *finding) int {
 		if c := cmp.Compare(b.sev, a.sev); c != 0 {
@@ -261,7 +258,7 @@ func newDocument(res *rules.Result, opts Options) *document {
 		if c := cmp.Compare(statusOrder[a.Status], statusOrder[b.Status]); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(keys[a], keys[b]); c != 0 {
+		if c := cmp.Compare(a.key(), b.key()); c != 0 {
 			return c
 		}
 		return cmp.Or(

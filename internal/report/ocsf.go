@@ -85,12 +85,21 @@ type ocsfProduct struct {
 }
 
 type ocsfFindingInfo struct {
-	UID         string   `json:"uid"`
-	Title       string   `json:"title"`
-	Desc        string   `json:"desc"`
-	Types       []string `json:"types,omitempty"`
-	CreatedTime int64    `json:"created_time"`
-	ProductUID  string   `json:"product_uid,omitempty"`
+	UID         string       `json:"uid"`
+	Title       string       `json:"title"`
+	Desc        string       `json:"desc"`
+	Types       []string     `json:"types,omitempty"`
+	CreatedTime int64        `json:"created_time"`
+	Analytic    ocsfAnalytic `json:"analytic"`
+}
+
+// ocsfAnalytic names the rule that produced the finding.
+type ocsfAnalytic struct {
+	UID      string `json:"uid"`
+	Name     string `json:"name"`
+	TypeID   int    `json:"type_id"`
+	Type     string `json:"type"`
+	Category string `json:"category,omitempty"`
 }
 
 type ocsfCompliance struct {
@@ -184,7 +193,7 @@ func newOCSFEvent(d *document, f *finding) ocsfEvent {
 			Desc:        f.Title,
 			Types:       []string{"Compliance"},
 			CreatedTime: ms,
-			ProductUID:  f.RuleID,
+			Analytic:    ocsfAnalytic{UID: f.RuleID, Name: f.Title, TypeID: 1, Type: "Rule", Category: f.Pack},
 		},
 		Compliance: ocsfCompliance{
 			Control:      f.RuleID,
