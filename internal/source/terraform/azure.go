@@ -113,19 +113,10 @@ func azureStorageAccount(n *native) *inventory.Resource {
 	// Azure Storage encrypts every account at rest; without a customer key
 	// the key is Microsoft's.
 	m.r.Set("encryption.at_rest.enabled", true)
-	switch {
-	case m.unknownAny("customer_managed_key"):
-		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str("customer_managed_key.0.managed_hsm_key_id") != "":
-		// A key in the customer's own managed HSM: Microsoft never holds it.
-		m.r.Set("encryption.at_rest.key_manager", "external")
-		m.r.Set("encryption.at_rest.key_id", n.str("customer_managed_key.0.managed_hsm_key_id"))
-	case n.str("customer_managed_key.0.key_vault_key_id") != "":
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", n.str("customer_managed_key.0.key_vault_key_id"))
-	default:
-		m.r.Set("encryption.at_rest.key_manager", "provider")
-	}
+	// A key in the customer's own managed HSM is one Microsoft never holds.
+	m.atRestKey("provider", []string{"customer_managed_key"},
+		keyAttr{path: "customer_managed_key.0.managed_hsm_key_id", manager: "external"},
+		keyAttr{path: "customer_managed_key.0.key_vault_key_id", manager: "customer"})
 	// https_traffic_only_enabled (v4) was enable_https_traffic_only (v3);
 	// both default to true.
 	https := "https_traffic_only_enabled"
@@ -179,20 +170,20 @@ func azureStorageContainer(n *native, target *inventory.Resource) {
 
 func azureStorageCMK(n *native, target *inventory.Resource) {
 	m := mapping{n: n, r: target}
-	switch {
-	case m.unknownAny("managed_hsm_key_id", "key_vault_key_id", "key_name", "key_vault_id"):
-		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str("managed_hsm_key_id") != "":
-		setOverride(target, "encryption.at_rest.key_manager", "external")
-		setOverride(target, "encryption.at_rest.key_id", n.str("managed_hsm_key_id"))
-	default:
-		id := n.str("key_vault_key_id")
-		if id == "" {
-			id = strings.TrimSuffix(n.str("key_vault_id"), "/") + "/keys/" + n.str("key_name")
-		}
-		setOverride(target, "encryption.at_rest.key_manager", "customer")
-		setOverride(target, "encryption.at_rest.key_id", id)
+	m.atRestKey("", nil,
+		keyAttr{path: "managed_hsm_key_id", manager: "external"},
+		keyAttr{path: "key_vault_key_id", manager: "customer"})
+	if n.str("managed_hsm_key_id") != "" || n.str("key_vault_key_id") != "" || n.unknown("managed_hsm_key_id") || n.unknown("key_vault_key_id") {
+		return
 	}
+	// The older form names the vault and the key.
+	setOverride(target, "encryption.at_rest.enabled", true)
+	setOverride(target, "encryption.at_rest.key_manager", "customer")
+	if m.unknownAny("key_vault_id", "key_name") {
+		target.SetUnknown("encryption.at_rest.key_id")
+		return
+	}
+	setOverride(target, "encryption.at_rest.key_id", strings.TrimSuffix(n.str("key_vault_id"), "/")+"/keys/"+n.str("key_name"))
 }
 
 func azureStorageNetworkRules(n *native, target *inventory.Resource) {
@@ -243,16 +234,9 @@ func azureVM(n *native) mapping {
 	m.r.Set("metadata_service.enabled", true)
 	m.r.Set("metadata_service.token_required", false)
 	m.r.Set("encryption.at_rest.enabled", true) // managed disks are always encrypted
-	des := firstSet(n.str("os_disk.0.disk_encryption_set_id"), n.str("os_disk.0.secure_vm_disk_encryption_set_id"))
-	switch {
-	case m.unknownAny("os_disk.0.disk_encryption_set_id", "os_disk.0.secure_vm_disk_encryption_set_id"):
-		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case des != "":
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", des)
-	default:
-		m.r.Set("encryption.at_rest.key_manager", "provider")
-	}
+	m.atRestKey("provider", []string{"os_disk"},
+		keyAttr{path: "os_disk.0.disk_encryption_set_id", manager: "customer"},
+		keyAttr{path: "os_disk.0.secure_vm_disk_encryption_set_id", manager: "customer"})
 	azureIdentity(m)
 	m.r.Set("identity.default_service_account", false)
 	// The serial console needs boot diagnostics.
@@ -329,16 +313,9 @@ func azureManagedDisk(n *native) *inventory.Resource {
 	m := azureStart(n, "compute.disk")
 	m.intAttr("size_gb", "disk_size_gb", 0)
 	m.r.Set("encryption.at_rest.enabled", true)
-	des := firstSet(n.str("disk_encryption_set_id"), n.str("secure_vm_disk_encryption_set_id"))
-	switch {
-	case m.unknownAny("disk_encryption_set_id", "secure_vm_disk_encryption_set_id"):
-		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case des != "":
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", des)
-	default:
-		m.r.Set("encryption.at_rest.key_manager", "provider")
-	}
+	m.atRestKey("provider", nil,
+		keyAttr{path: "disk_encryption_set_id", manager: "customer"},
+		keyAttr{path: "secure_vm_disk_encryption_set_id", manager: "customer"})
 	m.r.Set("snapshot.public", false)
 	return m.r
 }
@@ -353,12 +330,7 @@ func azureMSSQLServer(n *native) *inventory.Resource {
 	m.strAttr("engine_version", "version")
 	// Transparent data encryption is on by default with a service key.
 	m.r.Set("encryption.at_rest.enabled", true)
-	if kid := n.str("transparent_data_encryption_key_vault_key_id"); kid != "" || n.unknown("transparent_data_encryption_key_vault_key_id") {
-		m.set("encryption.at_rest.key_manager", "customer", "transparent_data_encryption_key_vault_key_id")
-		m.set("encryption.at_rest.key_id", kid, "transparent_data_encryption_key_vault_key_id")
-	} else {
-		m.r.Set("encryption.at_rest.key_manager", "provider")
-	}
+	m.atRestKey("provider", nil, keyAttr{path: "transparent_data_encryption_key_vault_key_id", manager: "customer"})
 	// Azure SQL refuses unencrypted connections.
 	m.r.Set("encryption.in_transit.enforced", true)
 	m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("minimum_tls_version")), "minimum_tls_version")
@@ -377,17 +349,9 @@ func azureMSSQLServer(n *native) *inventory.Resource {
 }
 
 func azureMSSQLTDE(n *native, target *inventory.Resource) {
-	m := mapping{n: n, r: target}
-	switch {
-	case m.unknownAny("managed_hsm_key_id", "key_vault_key_id"):
-		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str("managed_hsm_key_id") != "":
-		setOverride(target, "encryption.at_rest.key_manager", "external")
-		setOverride(target, "encryption.at_rest.key_id", n.str("managed_hsm_key_id"))
-	case n.str("key_vault_key_id") != "":
-		setOverride(target, "encryption.at_rest.key_manager", "customer")
-		setOverride(target, "encryption.at_rest.key_id", n.str("key_vault_key_id"))
-	}
+	mapping{n: n, r: target}.atRestKey("", nil,
+		keyAttr{path: "managed_hsm_key_id", manager: "external"},
+		keyAttr{path: "key_vault_key_id", manager: "customer"})
 }
 
 func azureMSSQLAuditing(n *native, target *inventory.Resource) {
@@ -401,18 +365,12 @@ func azureMSSQLDatabase(n *native) *inventory.Resource {
 	m := azureStart(n, "database.instance")
 	m.r.Set("engine", "sqlserver")
 	tde, ok := boolAt(n, "transparent_data_encryption_enabled") // defaults to true
-	m.set("encryption.at_rest.enabled", !ok || tde, "transparent_data_encryption_enabled")
-	switch {
-	case m.unknownAny("transparent_data_encryption_key_vault_key_id", "transparent_data_encryption_enabled"):
-		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str("transparent_data_encryption_key_vault_key_id") != "":
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", n.str("transparent_data_encryption_key_vault_key_id"))
-	case ok && !tde:
-		m.r.Set("encryption.at_rest.key_manager", "none")
-	default:
-		m.r.Set("encryption.at_rest.key_manager", "provider")
+	fallback := "provider"
+	if ok && !tde {
+		fallback = "none"
 	}
+	m.atRestKey(fallback, []string{"transparent_data_encryption_enabled"},
+		keyAttr{path: "transparent_data_encryption_key_vault_key_id", manager: "customer"})
 	m.r.Set("encryption.in_transit.enforced", true)
 	// Network access is the server's: the database cannot tell.
 	m.unknown("public")
@@ -429,15 +387,8 @@ func azureFlexibleServer(engine string) mapper {
 		m.r.Set("engine", engine)
 		m.strAttr("engine_version", "version")
 		m.r.Set("encryption.at_rest.enabled", true)
-		switch {
-		case m.unknownAny("customer_managed_key"):
-			m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-		case n.str("customer_managed_key.0.key_vault_key_id") != "":
-			m.r.Set("encryption.at_rest.key_manager", "customer")
-			m.r.Set("encryption.at_rest.key_id", n.str("customer_managed_key.0.key_vault_key_id"))
-		default:
-			m.r.Set("encryption.at_rest.key_manager", "provider")
-		}
+		m.atRestKey("provider", []string{"customer_managed_key"},
+			keyAttr{path: "customer_managed_key.0.key_vault_key_id", manager: "customer"})
 		// require_secure_transport is on and TLS 1.2 the floor unless a
 		// server configuration resource says otherwise.
 		m.r.Set("encryption.in_transit.enforced", true)
@@ -501,18 +452,9 @@ func azureCosmosDB(n *native) *inventory.Resource {
 	m.r.Set("engine", "cosmosdb")
 	m.strAttr("engine_version", "kind")
 	m.r.Set("encryption.at_rest.enabled", true)
-	switch {
-	case m.unknownAny("key_vault_key_id", "managed_hsm_key_id"):
-		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str("managed_hsm_key_id") != "":
-		m.r.Set("encryption.at_rest.key_manager", "external")
-		m.r.Set("encryption.at_rest.key_id", n.str("managed_hsm_key_id"))
-	case n.str("key_vault_key_id") != "":
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", n.str("key_vault_key_id"))
-	default:
-		m.r.Set("encryption.at_rest.key_manager", "provider")
-	}
+	m.atRestKey("provider", nil,
+		keyAttr{path: "managed_hsm_key_id", manager: "external"},
+		keyAttr{path: "key_vault_key_id", manager: "customer"})
 	m.r.Set("encryption.in_transit.enforced", true) // Cosmos DB accepts TLS only
 	m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("minimal_tls_version")), "minimal_tls_version")
 	// ip_range_filter is a list in v4 and a comma-separated string in v3.
@@ -657,16 +599,20 @@ const azureOwnerRole = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 
 func azureRoleAssignment(n *native) *inventory.Resource {
 	m := azureStart(n, "iam.policy")
-	role := firstSet(n.str("role_definition_name"), n.str("role_definition_id"))
-	m.set("role", role, "role_definition_name", "role_definition_id")
+	// The role's name, where given, is known before its id.
+	if name := n.str("role_definition_name"); name != "" {
+		m.r.Set("role", name)
+		m.r.Set("admin", strings.EqualFold(name, "Owner"))
+	} else {
+		id := n.str("role_definition_id")
+		m.set("role", id, "role_definition_name", "role_definition_id")
+		m.set("admin", strings.HasSuffix(strings.ToLower(id), azureOwnerRole), "role_definition_name", "role_definition_id")
+	}
 	if principal := n.str("principal_id"); principal != "" {
 		m.r.Set("members", []any{principal})
 	} else {
 		m.set("members", []any{}, "principal_id")
 	}
-	admin := strings.EqualFold(n.str("role_definition_name"), "Owner") ||
-		strings.HasSuffix(strings.ToLower(n.str("role_definition_id")), azureOwnerRole)
-	m.set("admin", admin, "role_definition_name", "role_definition_id")
 	m.r.Set("public", false)
 	m.set("scope", azureScope(n.str("scope")), "scope")
 	return m.r
@@ -848,14 +794,19 @@ func azureDiagnosticSetting(n *native) *inventory.Resource {
 		return nil
 	}
 	m := azureStart(n, "logging.audit_trail")
-	dest := firstSet(n.str("log_analytics_workspace_id"), n.str("storage_account_id"), n.str("eventhub_authorization_rule_id"), n.str("partner_solution_id"))
+	// A destination known only after apply (a workspace created in the
+	// same plan) is still a destination.
+	dest := false
+	for _, d := range []string{"log_analytics_workspace_id", "storage_account_id", "eventhub_authorization_rule_id", "partner_solution_id"} {
+		dest = dest || n.str(d) != "" || n.unknown(d)
+	}
 	logs := len(n.list("enabled_log")) > 0
 	for i := range n.list("log") {
 		if on, _ := boolAt(n, "log."+strconv.Itoa(i)+".enabled"); on {
 			logs = true
 		}
 	}
-	m.set("enabled", dest != "" && logs, "enabled_log", "log", "log_analytics_workspace_id", "storage_account_id", "eventhub_authorization_rule_id")
+	m.set("enabled", dest && logs, "enabled_log", "log")
 	m.r.Set("all_regions", true) // the activity log covers the whole subscription
 	m.r.Set("integrity_validation", false)
 	m.r.Set("encryption.at_rest.enabled", true)
@@ -952,6 +903,57 @@ func setOverride(r *inventory.Resource, path string, v any) {
 	}
 	r.Set(path, v)
 }
+
+// keyAttr is a native attribute that names an encryption key, and who
+// holds a key named there. A secret attribute carries key material (a
+// customer-supplied key) and is never copied.
+type keyAttr struct {
+	path, manager string
+	secret        bool
+}
+
+// atRestKey sets encryption.at_rest from the first key attribute that is
+// set; fallback ("provider" or "none") applies when none is. An attribute
+// whose value is known only after apply (a key created in the same plan)
+// still names a key: the manager is known then, the key id is not. If one
+// of the blocks holding the attributes is unknown as a whole, so is the
+// key. An empty fallback leaves the attributes alone when no key is set.
+func (m mapping) atRestKey(fallback string, blocks []string, keys ...keyAttr) {
+	if m.unknownAny(blocks...) {
+		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+		if _, always := m.r.Get("encryption.at_rest.enabled"); !always {
+			m.unknown("encryption.at_rest.enabled")
+		}
+		return
+	}
+	for _, k := range keys {
+		id, later := m.n.str(k.path), later(m.n, k.path)
+		if id == "" && !later {
+			continue
+		}
+		setOverride(m.r, "encryption.at_rest.enabled", true)
+		setOverride(m.r, "encryption.at_rest.key_manager", k.manager)
+		switch {
+		case k.secret:
+		case later:
+			m.r.SetUnknown("encryption.at_rest.key_id")
+		default:
+			setOverride(m.r, "encryption.at_rest.key_id", id)
+		}
+		return
+	}
+	if fallback != "" {
+		setOverride(m.r, "encryption.at_rest.enabled", fallback != "none")
+		setOverride(m.r, "encryption.at_rest.key_manager", fallback)
+	}
+}
+
+// later reports whether the value at path is set by the configuration but
+// known only after apply (a reference to a resource created in the same
+// plan): a value will come, only not which. A computed attribute the
+// configuration leaves out is absent instead; the provider's default
+// applies. Without a configuration (state) nothing is known only later.
+func later(n *native, path string) bool { return n.unknown(path) && n.configured(path) }
 
 // boolAttr copies the bool at path, def if it is absent.
 func (m mapping) boolAttr(attr, path string, def bool) {

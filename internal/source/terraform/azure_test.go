@@ -326,6 +326,9 @@ func checkUnknownNeverFalse(t *testing.T, cases []mapperCase) {
 		known, unknown := c, c
 		unknown.Values = map[string]any{}
 		unknown.Unknown = map[string]any{}
+		for k, v := range c.Unknown {
+			unknown.Unknown[k] = v
+		}
 		for k := range c.Values {
 			unknown.Unknown[k] = true
 		}
@@ -481,4 +484,103 @@ func deformValue(v any, h func(any) any, depth int) any {
 		return out
 	}
 	return h(v)
+}
+
+// parsePlan reads a plan from testdata through the reader, finalizes the
+// estate and indexes its resources by address.
+func parsePlan(t *testing.T, file string) (*inventory.Estate, map[string]*inventory.Resource) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	est, err := Parse(file, data)
+	if err != nil {
+		t.Fatalf("Parse(%s): %v", file, err)
+	}
+	est.Finalize()
+	byAddr := map[string]*inventory.Resource{}
+	for _, r := range est.Resources {
+		byAddr[r.Address] = r
+	}
+	return est, byAddr
+}
+
+// planFact is one attribute a plan test expects; unknown expects the path
+// marked unknown instead of a value.
+type planFact struct {
+	address, path string
+	want          any
+	unknown       bool
+}
+
+func checkPlanFacts(t *testing.T, rs map[string]*inventory.Resource, facts []planFact) {
+	t.Helper()
+	for _, f := range facts {
+		r := rs[f.address]
+		if r == nil {
+			t.Errorf("%s: not in the estate", f.address)
+			continue
+		}
+		if f.unknown {
+			if !r.IsUnknown(f.path) {
+				t.Errorf("%s: %s should be unknown", f.address, f.path)
+			}
+			continue
+		}
+		var got any
+		switch f.path {
+		case "region":
+			got = r.Region
+		case "jurisdiction.country":
+			got = r.Jurisdiction.Country
+		case "jurisdiction.eu":
+			got = r.Jurisdiction.EU
+		default:
+			got, _ = r.Get(f.path)
+		}
+		if r.IsUnknown(f.path) || !reflect.DeepEqual(got, f.want) {
+			t.Errorf("%s: %s = %v (unknown %v), want %v", f.address, f.path, got, r.IsUnknown(f.path), f.want)
+		}
+	}
+}
+
+// TestAzurePlan reads an azurerm plan end to end: split resources joined
+// through configuration references (also inside a counted module), keys
+// created in the same plan, regions and their jurisdiction.
+func TestAzurePlan(t *testing.T) {
+	est, rs := parsePlan(t, "azure.plan.json")
+	checkPlanFacts(t, rs, []planFact{
+		{address: "azurerm_storage_account.data", path: "public", want: true},
+		{address: "azurerm_storage_account.data", path: "encryption.at_rest.key_manager", want: "customer"},
+		{address: "azurerm_storage_account.data", path: "encryption.at_rest.key_id", unknown: true},
+		{address: "azurerm_storage_account.data", path: "jurisdiction.country", want: "DE"},
+		{address: "azurerm_storage_account.data", path: "jurisdiction.eu", want: true},
+		{address: "module.logs.azurerm_storage_account.this[0]", path: "public", want: false},
+		{address: "module.logs.azurerm_storage_account.this[0]", path: "region", want: "westeurope"},
+		{address: "azurerm_linux_virtual_machine.cvm", path: "confidential_computing", want: "sev-snp"},
+		{address: "azurerm_linux_virtual_machine.cvm", path: "public_ip", unknown: true},
+		{address: "azurerm_virtual_network.hub", path: "flow_logs.enabled", want: true},
+		{address: "azurerm_monitor_diagnostic_setting.activity", path: "enabled", want: true},
+		{address: "azurerm_role_assignment.owner", path: "admin", want: true},
+		{address: "azurerm_role_assignment.owner", path: "members", unknown: true},
+	})
+	ssh := false
+	for _, rule := range must(rs["azurerm_network_security_group.web"].Get("rules")).([]any) {
+		r := rule.(map[string]any)
+		ssh = ssh || r["port_from"] == int64(22) && r["from_internet"] == true
+	}
+	if !ssh {
+		t.Error("the joined ssh rule from the internet is missing from azurerm_network_security_group.web")
+	}
+	if len(est.Unsupported) != 1 || est.Unsupported[0].NativeType != "azurerm_resource_group" {
+		t.Errorf("unsupported = %+v, want azurerm_resource_group counted", est.Unsupported)
+	}
+}
+
+func must(v any, ok bool) any {
+	if !ok {
+		return nil
+	}
+	return v
 }

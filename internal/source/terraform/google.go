@@ -47,6 +47,8 @@ var googleJoiners = map[string]joiner{
 }
 
 // googleStart begins a resource with what every google resource shares.
+// Global resources (networks, firewalls, IAM) get Google's region
+// "global": they have no single jurisdiction.
 func googleStart(n *native, typ string) mapping {
 	m := startMapping(n, "gcp", typ)
 	m.r.Region = googleRegion(n)
@@ -82,15 +84,7 @@ func googleBucket(n *native) *inventory.Resource {
 	// Cloud Storage always encrypts; without a default KMS key the key is
 	// Google's.
 	m.r.Set("encryption.at_rest.enabled", true)
-	switch {
-	case m.unknownAny("encryption"):
-		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str("encryption.0.default_kms_key_name") != "":
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", n.str("encryption.0.default_kms_key_name"))
-	default:
-		m.r.Set("encryption.at_rest.key_manager", "provider")
-	}
+	m.atRestKey("provider", []string{"encryption"}, keyAttr{path: "encryption.0.default_kms_key_name", manager: "customer"})
 	// Nothing on a bucket refuses plain HTTP for public objects.
 	m.r.Set("encryption.in_transit.enforced", false)
 	m.r.Set("public", false) // IAM bindings and ACLs are joined in
@@ -215,7 +209,10 @@ func googleInstance(n *native) *inventory.Resource {
 	m.r.Set("metadata_service.enabled", true)
 	m.r.Set("metadata_service.token_required", false)
 	m.r.Set("encryption.at_rest.enabled", true)
-	googleDiskKey(m, "boot_disk.0.kms_key_self_link", "boot_disk.0.disk_encryption_key_raw", "boot_disk.0.disk_encryption_key_rsa")
+	m.atRestKey("provider", []string{"boot_disk"},
+		keyAttr{path: "boot_disk.0.kms_key_self_link", manager: "customer"},
+		keyAttr{path: "boot_disk.0.disk_encryption_key_raw", manager: "external", secret: true},
+		keyAttr{path: "boot_disk.0.disk_encryption_key_rsa", manager: "external", secret: true})
 	switch {
 	case m.unknownAny("service_account", "service_account.0.email"):
 		m.unknown("identity.principal", "identity.default_service_account")
@@ -255,37 +252,17 @@ func googleConfidential(typ string, enabled bool) string {
 	return "none"
 }
 
-// googleDiskKey sets the key manager of a disk: a Cloud KMS key is the
-// customer's, a customer-supplied raw or RSA-wrapped key is held outside
-// Google.
-func googleDiskKey(m mapping, kms string, supplied ...string) {
-	if m.unknownAny(append([]string{kms}, supplied...)...) {
-		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-		return
-	}
-	if k := m.n.str(kms); k != "" {
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", k)
-		return
-	}
-	for _, s := range supplied {
-		if m.n.str(s) != "" {
-			m.r.Set("encryption.at_rest.key_manager", "external")
-			return
-		}
-	}
-	m.r.Set("encryption.at_rest.key_manager", "provider")
-}
-
 func googleDisk(n *native) *inventory.Resource {
 	m := googleStart(n, "compute.disk")
 	m.intAttr("size_gb", "size", 0)
+	// A Cloud KMS key is the customer's; a customer-supplied raw or
+	// RSA-wrapped key is held outside Google.
 	m.r.Set("encryption.at_rest.enabled", true)
-	googleDiskKey(m, "disk_encryption_key.0.kms_key_self_link", "disk_encryption_key.0.raw_key", "disk_encryption_key.0.rsa_encrypted_key")
-	if k := n.str("disk_encryption_key.0.kms_key_name"); k != "" && n.str("disk_encryption_key.0.kms_key_self_link") == "" {
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", k)
-	}
+	m.atRestKey("provider", []string{"disk_encryption_key"},
+		keyAttr{path: "disk_encryption_key.0.kms_key_self_link", manager: "customer"},
+		keyAttr{path: "disk_encryption_key.0.kms_key_name", manager: "customer"},
+		keyAttr{path: "disk_encryption_key.0.raw_key", manager: "external", secret: true},
+		keyAttr{path: "disk_encryption_key.0.rsa_encrypted_key", manager: "external", secret: true})
 	m.set("attached", len(n.list("users")) > 0, "users")
 	m.r.Set("snapshot.public", false)
 	return m.r
@@ -314,15 +291,7 @@ func googleSQL(n *native) *inventory.Resource {
 	}
 	m.set("engine_version", ver, "database_version")
 	m.r.Set("encryption.at_rest.enabled", true)
-	switch {
-	case m.unknownAny("encryption_key_name"):
-		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str("encryption_key_name") != "":
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", n.str("encryption_key_name"))
-	default:
-		m.r.Set("encryption.at_rest.key_manager", "provider")
-	}
+	m.atRestKey("provider", nil, keyAttr{path: "encryption_key_name", manager: "customer"})
 	ip := "settings.0.ip_configuration.0."
 	if m.unknownAny(ip+"ssl_mode", ip+"require_ssl") {
 		m.unknown("encryption.in_transit.enforced")
@@ -373,9 +342,20 @@ func googleSQL(n *native) *inventory.Resource {
 
 func googleFirewall(n *native) *inventory.Resource {
 	m := googleStart(n, "network.firewall")
+	m.r.Region = "global"
 	m.set("attached_to", []any{n.str("network")}, "network")
 	m.r.Set("default", false)
-	if m.unknownAny("allow", "deny", "source_ranges", "destination_ranges", "direction", "disabled") {
+	direction := "ingress"
+	if strings.EqualFold(n.str("direction"), "EGRESS") {
+		direction = "egress"
+	}
+	// The ranges of the other direction are computed and often unknown;
+	// they do not matter.
+	deps := []string{"allow", "deny", "direction", "disabled", "source_ranges", "source_tags", "source_service_accounts"}
+	if direction == "egress" {
+		deps = []string{"allow", "deny", "direction", "disabled", "destination_ranges"}
+	}
+	if m.unknownAny(deps...) {
 		m.unknown("rules")
 		return m.r
 	}
@@ -383,10 +363,6 @@ func googleFirewall(n *native) *inventory.Resource {
 	if disabled, _ := boolAt(n, "disabled"); disabled {
 		m.r.Set("rules", rules)
 		return m.r
-	}
-	direction := "ingress"
-	if strings.EqualFold(n.str("direction"), "EGRESS") {
-		direction = "egress"
 	}
 	sources := stringsAt(n, "source_ranges")
 	sources = append(sources, stringsAt(n, "source_tags")...)
@@ -423,6 +399,7 @@ func googleFirewall(n *native) *inventory.Resource {
 
 func googleNetwork(n *native) *inventory.Resource {
 	m := googleStart(n, "network.network")
+	m.r.Region = "global"
 	m.set("default", n.str("name") == "default", "name")
 	m.r.Set("ddos_protection", false)
 	auto, ok := boolAt(n, "auto_create_subnetworks") // defaults to true
@@ -478,7 +455,7 @@ var googleAdminRoles = map[string]bool{
 func googleIAM(scope string) mapper {
 	return func(n *native) *inventory.Resource {
 		m := googleStart(n, "iam.policy")
-		m.r.Region = ""
+		m.r.Region = "global"
 		m.r.Name = firstSet(n.str("role"), n.Name)
 		role := n.str("role")
 		m.set("role", role, "role")
@@ -502,7 +479,7 @@ func googleIAM(scope string) mapper {
 
 func googleServiceAccount(n *native) *inventory.Resource {
 	m := googleStart(n, "iam.principal")
-	m.r.Region = ""
+	m.r.Region = "global"
 	m.r.Name = firstSet(n.str("email"), n.str("account_id"), n.str("name"))
 	m.r.Set("kind", "service_account")
 	m.r.Set("console_access", false)
@@ -574,7 +551,7 @@ func googleKeyIAM(n *native, target *inventory.Resource) { googleGrantPublic(n, 
 // add data access logs.
 func googleAuditConfig(n *native) *inventory.Resource {
 	m := googleStart(n, "logging.audit_trail")
-	m.r.Region = ""
+	m.r.Region = "global"
 	m.r.Name = firstSet(n.str("service"), n.Name)
 	m.r.Set("enabled", true)
 	m.r.Set("all_regions", true)
@@ -604,7 +581,7 @@ func googleSink(n *native) *inventory.Resource {
 		return nil
 	}
 	m := googleStart(n, "logging.audit_trail")
-	m.r.Region = ""
+	m.r.Region = "global"
 	disabled, _ := boolAt(n, "disabled")
 	m.set("enabled", !disabled && n.str("destination") != "", "disabled", "destination")
 	m.r.Set("all_regions", true)

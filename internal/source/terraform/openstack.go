@@ -164,8 +164,17 @@ func swiftPublicRead(acl string) bool {
 
 func openstackInstance(n *native) *inventory.Resource {
 	m := openstackStart(n, "compute.instance")
-	m.set("image", firstSet(n.str("image_name"), n.str("image_id")), "image_name", "image_id")
-	m.set("machine_type", firstSet(n.str("flavor_name"), n.str("flavor_id")), "flavor_name", "flavor_id")
+	// The names are configured; the ids are computed from them.
+	if name := n.str("image_name"); name != "" {
+		m.r.Set("image", name)
+	} else {
+		m.set("image", n.str("image_id"), "image_name", "image_id")
+	}
+	if name := n.str("flavor_name"); name != "" {
+		m.r.Set("machine_type", name)
+	} else {
+		m.set("machine_type", n.str("flavor_id"), "flavor_name", "flavor_id")
+	}
 	if m.r.Provider == "otc" {
 		// Open Telekom Cloud offers no confidential or secure-boot servers.
 		m.r.Set("confidential_computing", "none")
@@ -190,7 +199,7 @@ func openstackInstance(n *native) *inventory.Resource {
 	}
 	m.r.Set("metadata_service.enabled", true)
 	m.r.Set("metadata_service.token_required", false)
-	m.set("login.password_auth", n.str("admin_pass") != "", "admin_pass")
+	m.r.Set("login.password_auth", n.str("admin_pass") != "" || later(n, "admin_pass"))
 	m.r.Set("login.serial_console", false)
 	m.r.Set("identity.default_service_account", false)
 	m.set("identity.principal", n.str("metadata.agency_name"), "metadata")
@@ -232,18 +241,8 @@ func ecsInstance(n *native) *inventory.Resource {
 	m.r.Set("public_ip", false) // an EIP is a separate association, joined in
 	m.r.Set("metadata_service.enabled", true)
 	m.r.Set("metadata_service.token_required", false)
-	switch {
-	case m.unknownAny("system_disk_kms_id"):
-		m.unknown("encryption.at_rest.enabled", "encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str("system_disk_kms_id") != "":
-		m.r.Set("encryption.at_rest.enabled", true)
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", n.str("system_disk_kms_id"))
-	default:
-		m.r.Set("encryption.at_rest.enabled", false)
-		m.r.Set("encryption.at_rest.key_manager", "none")
-	}
-	m.set("login.password_auth", n.str("password") != "", "password")
+	m.atRestKey("none", nil, keyAttr{path: "system_disk_kms_id", manager: "customer"})
+	m.r.Set("login.password_auth", n.str("password") != "" || later(n, "password"))
 	m.r.Set("login.serial_console", false)
 	m.set("identity.principal", n.str("metadata.0.agency_name"), "metadata")
 	m.r.Set("identity.default_service_account", false)
@@ -265,19 +264,15 @@ func openstackVolume(n *native) *inventory.Resource {
 func evsVolume(n *native) *inventory.Resource {
 	m := openstackStart(n, "compute.disk")
 	m.intAttr("size_gb", "size", 0)
-	key := firstSet(n.str("kms_id"), n.str("metadata.__system__cmkid"))
-	encrypted := key != "" || n.str("metadata.__system__encrypted") == "1"
-	switch {
-	case m.unknownAny("kms_id", "metadata"):
-		m.unknown("encryption.at_rest.enabled", "encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case encrypted:
-		m.r.Set("encryption.at_rest.enabled", true)
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", key)
-	default:
-		m.r.Set("encryption.at_rest.enabled", false)
-		m.r.Set("encryption.at_rest.key_manager", "none")
+	// Encrypted without a key of its own, a volume uses the default key
+	// EVS keeps in KMS for the project.
+	fallback := "none"
+	if n.str("metadata.__system__encrypted") == "1" {
+		fallback = "provider"
 	}
+	m.atRestKey(fallback, []string{"metadata", "metadata.__system__encrypted"},
+		keyAttr{path: "kms_id", manager: "customer"},
+		keyAttr{path: "metadata.__system__cmkid", manager: "customer"})
 	m.set("attached", len(n.list("attachment")) > 0, "attachment")
 	m.r.Set("snapshot.public", false)
 	return m.r
@@ -313,10 +308,13 @@ func openstackSecgroupRule(n *native, target *inventory.Resource) {
 	if target.IsUnknown("rules") {
 		return
 	}
-	if n.unknown("remote_ip_prefix") || n.unknown("remote_group_id") || n.unknown("port_range_min") ||
-		n.unknown("port_range_max") || n.unknown("protocol") || n.unknown("direction") || n.unknown("ethertype") {
-		target.SetUnknown("rules")
-		return
+	// remote_* and the ports are computed: left out of the configuration
+	// they are unknown in a plan, and mean every address and every port.
+	for _, p := range []string{"remote_ip_prefix", "remote_group_id", "remote_address_group_id", "port_range_min", "port_range_max", "protocol", "direction", "ethertype"} {
+		if later(n, p) {
+			target.SetUnknown("rules")
+			return
+		}
 	}
 	remote := []any{}
 	switch {
@@ -392,10 +390,11 @@ func otcFlowLog(n *native, target *inventory.Resource) {
 	if t := n.str("resource_type"); t != "" && t != "vpc" {
 		return // a port's or subnet's flow log covers only part of the VPC
 	}
-	if n.unknown("admin_state") || n.unknown("resource_type") {
+	if n.unknown("resource_type") {
 		target.SetUnknown("flow_logs.enabled")
 		return
 	}
+	// admin_state is computed; a new flow log is enabled.
 	on, ok := boolAt(n, "admin_state")
 	setOverride(target, "flow_logs.enabled", !ok || on)
 }
@@ -429,17 +428,7 @@ func rdsInstance(n *native) *inventory.Resource {
 	m.r.Name = n.str("name")
 	m.set("engine", openstackEngine(n.str("db.0.type")), "db")
 	m.set("engine_version", n.str("db.0.version"), "db")
-	switch {
-	case m.unknownAny("volume.0.disk_encryption_id"):
-		m.unknown("encryption.at_rest.enabled", "encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str("volume.0.disk_encryption_id") != "":
-		m.r.Set("encryption.at_rest.enabled", true)
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", n.str("volume.0.disk_encryption_id"))
-	default:
-		m.r.Set("encryption.at_rest.enabled", false)
-		m.r.Set("encryption.at_rest.key_manager", "none")
-	}
+	m.atRestKey("none", []string{"volume"}, keyAttr{path: "volume.0.disk_encryption_id", manager: "customer"})
 	// ssl_enable offers TLS; only require_secure_transport refuses
 	// plain connections.
 	if m.unknownAny("ssl_enable", "parameters") {
@@ -455,7 +444,13 @@ func rdsInstance(n *native) *inventory.Resource {
 		}
 		m.r.Set("encryption.in_transit.enforced", ssl && required)
 	}
-	m.set("public", len(n.list("public_ips")) > 0, "public_ips")
+	// public_ips is computed: left out of the configuration, the instance
+	// gets none.
+	if later(n, "public_ips") {
+		m.unknown("public")
+	} else {
+		m.r.Set("public", len(n.list("public_ips")) > 0)
+	}
 	days, _ := intAt(n, "backup_strategy.0.keep_days")
 	m.set("backup.enabled", days > 0, "backup_strategy")
 	m.set("backup.retention_days", days, "backup_strategy")
@@ -469,22 +464,13 @@ func rdsInstance(n *native) *inventory.Resource {
 func obsBucket(n *native) *inventory.Resource {
 	m := openstackStart(n, "object_storage.bucket")
 	m.r.Name = firstSet(n.str("bucket"), n.str("name"))
-	switch {
-	case m.unknownAny("server_side_encryption"):
-		m.unknown("encryption.at_rest.enabled", "encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case len(n.list("server_side_encryption")) > 0:
-		m.r.Set("encryption.at_rest.enabled", true)
-		alg := strings.ToLower(n.str("server_side_encryption.0.algorithm"))
-		if key := n.str("server_side_encryption.0.kms_key_id"); alg == "kms" && key != "" {
-			m.r.Set("encryption.at_rest.key_manager", "customer")
-			m.r.Set("encryption.at_rest.key_id", key)
-		} else {
-			m.r.Set("encryption.at_rest.key_manager", "provider") // SSE-OBS or the default KMS key
-		}
-	default:
-		m.r.Set("encryption.at_rest.enabled", false)
-		m.r.Set("encryption.at_rest.key_manager", "none")
+	// With server-side encryption but no key of its own (SSE-OBS, or the
+	// default KMS key) the key is the provider's.
+	fallback := "none"
+	if len(n.list("server_side_encryption")) > 0 {
+		fallback = "provider"
 	}
+	m.atRestKey(fallback, []string{"server_side_encryption"}, keyAttr{path: "server_side_encryption.0.kms_key_id", manager: "customer"})
 	m.r.Set("encryption.in_transit.enforced", false)
 	m.set("public", otcPublicACL(n.str("acl")), "acl")
 	m.r.Set("public_access_block", false)
@@ -509,20 +495,12 @@ func otcS3Bucket(n *native) *inventory.Resource {
 	m := openstackStart(n, "object_storage.bucket")
 	m.r.Name = firstSet(n.str("bucket"), n.str("name"))
 	sse := "server_side_encryption_configuration.0.rule.0.apply_server_side_encryption_by_default.0."
-	switch {
-	case m.unknownAny("server_side_encryption_configuration"):
-		m.unknown("encryption.at_rest.enabled", "encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str(sse+"kms_master_key_id") != "":
-		m.r.Set("encryption.at_rest.enabled", true)
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", n.str(sse+"kms_master_key_id"))
-	case n.str(sse+"sse_algorithm") != "":
-		m.r.Set("encryption.at_rest.enabled", true)
-		m.r.Set("encryption.at_rest.key_manager", "provider")
-	default:
-		m.r.Set("encryption.at_rest.enabled", false)
-		m.r.Set("encryption.at_rest.key_manager", "none")
+	fallback := "none"
+	if n.str(sse+"sse_algorithm") != "" {
+		fallback = "provider"
 	}
+	m.atRestKey(fallback, []string{"server_side_encryption_configuration", sse + "sse_algorithm"},
+		keyAttr{path: sse + "kms_master_key_id", manager: "customer"})
 	m.r.Set("encryption.in_transit.enforced", false)
 	m.set("public", otcPublicACL(n.str("acl")) || policyPublic(n.str("policy")), "acl", "policy")
 	m.r.Set("public_access_block", false)
@@ -606,11 +584,14 @@ func otcKMSKey(n *native) *inventory.Resource {
 	}
 	m.boolAttr("enabled", "is_enabled", true)
 	// Keys whose material was imported are held outside the cloud's KMS.
-	if m.unknownAny("origin") {
+	// The resource cannot import material itself: a key it creates (origin
+	// still unknown in the plan) is generated by KMS.
+	switch {
+	case later(n, "origin"):
 		m.unknown("protection")
-	} else if strings.EqualFold(n.str("origin"), "external") {
+	case strings.EqualFold(n.str("origin"), "external"):
 		m.r.Set("protection", "external")
-	} else {
+	default:
 		m.r.Set("protection", "software")
 	}
 	// A KMS v1 customer master key is a symmetric AES-256 key.
@@ -638,14 +619,8 @@ func ctsTracker(n *native) *inventory.Resource {
 	m.set("enabled", status != "disabled", "status")
 	m.r.Set("all_regions", false)
 	m.boolAttr("integrity_validation", "is_support_validate_file", false)
-	switch {
-	case m.unknownAny("kms_id", "is_support_trace_files_encryption"):
-		m.unknown("encryption.at_rest.enabled", "encryption.at_rest.key_manager", "encryption.at_rest.key_id")
-	case n.str("kms_id") != "":
-		m.r.Set("encryption.at_rest.enabled", true)
-		m.r.Set("encryption.at_rest.key_manager", "customer")
-		m.r.Set("encryption.at_rest.key_id", n.str("kms_id"))
-	default:
+	m.atRestKey("", nil, keyAttr{path: "kms_id", manager: "customer"})
+	if n.str("kms_id") == "" && !n.unknown("kms_id") {
 		// Trace files inherit the encryption of the OBS bucket they go to.
 		m.unknown("encryption.at_rest.enabled", "encryption.at_rest.key_manager")
 	}
@@ -659,7 +634,7 @@ func ctsTracker(n *native) *inventory.Resource {
 func openstackUser(n *native) *inventory.Resource {
 	m := openstackStart(n, "iam.principal")
 	m.r.Set("kind", "user")
-	m.set("console_access", n.str("password") != "", "password")
+	m.r.Set("console_access", n.str("password") != "" || later(n, "password"))
 	if m.r.Provider == "otc" {
 		m.boolAttr("mfa.enabled", "login_protection.0.enabled", false)
 	} else {
