@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/hoheit/hoheit/internal/source/terraform"
 )
 
 // The kinds of input Read recognises, as reported in inventory.Input.Kind.
 const (
-	KindTerraformPlan  = "terraform-plan"
-	KindTerraformState = "terraform-state"
+	KindTerraformPlan  = terraform.KindPlan
+	KindTerraformState = terraform.KindState
 	KindSnapshot       = "snapshot"
 	KindKubernetes     = "kubernetes"
 )
@@ -51,13 +53,11 @@ func detect(file string, data []byte, maxDepth int) (string, error) {
 		return KindSnapshot, nil
 	case keys["serial"] && keys["lineage"]:
 		return "", fmt.Errorf("%s: this is a raw Terraform state file; hoheit reads the JSON that 'terraform show -json' prints: run 'terraform show -json > state.json' and scan state.json", file)
-	case keys["format_version"] && (keys["planned_values"] || keys["resource_changes"] || keys["prior_state"]):
-		return KindTerraformPlan, nil
-	case keys["format_version"] && (keys["values"] || keys["terraform_version"]):
-		// An empty state prints only its versions.
-		return KindTerraformState, nil
 	case keys["apiVersion"] && keys["kind"]:
 		return KindKubernetes, nil
+	}
+	if kind, ok := terraform.Detect(data); ok {
+		return kind, nil
 	}
 	names := make([]string, 0, len(keys))
 	for k := range keys {
