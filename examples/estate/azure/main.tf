@@ -71,7 +71,8 @@ resource "azurerm_key_vault" "lfd" {
   }
 }
 
-# Customer-managed key for storage and databases: HSM-protected, rotated automatically. Correct.
+# Customer-managed key for storage and databases: HSM-protected, rotated
+# automatically every 330 days, versions expire after a year. Correct.
 resource "azurerm_key_vault_key" "storage_cmk" {
   name         = "storage-cmk"
   key_vault_id = azurerm_key_vault.lfd.id
@@ -80,11 +81,11 @@ resource "azurerm_key_vault_key" "storage_cmk" {
   key_opts     = ["unwrapKey", "wrapKey"]
 
   rotation_policy {
-    expire_after         = "P2Y"
+    expire_after         = "P1Y"
     notify_before_expiry = "P30D"
 
     automatic {
-      time_before_expiry = "P60D"
+      time_after_creation = "P330D"
     }
   }
 }
