@@ -85,7 +85,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		defer mu.Unlock()
 		switch e := ev.(type) {
 		case *runtime.EventExceptionThrown:
-			problems = append(problems, "script exception: "+e.ExceptionDetails.Text)
+			problems = append(problems, "script exception: "+(&chromedp.ExceptionError{ExceptionDetails: e.ExceptionDetails}).Error())
 		case *page.EventJavascriptDialogOpening:
 			problems = append(problems, "a dialog opened (injected script ran?): "+e.Message)
 		}
@@ -229,6 +229,21 @@ func TestHTMLInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("screenshot written to %s", p)
+	}
+
+	// A clean scan: no findings, no filter bar, and the script still runs
+	// without an exception.
+	var clean bytes.Buffer
+	if err := Write(context.Background(), &clean, "html", emptyResult(), testOptions); err != nil {
+		t.Fatal(err)
+	}
+	cleanFile := filepath.Join(dir, "clean.html")
+	if err := os.WriteFile(cleanFile, clean.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(chromedp.Navigate("file://"+cleanFile), chromedp.WaitVisible(chromedp.CSS(`#findings .empty`)))
+	if n := eval(`document.querySelectorAll("details.finding, #filters").length`); n != 0 {
+		t.Errorf("the clean report shows %d finding rows or filters", n)
 	}
 
 	mu.Lock()

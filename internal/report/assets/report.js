@@ -5,6 +5,7 @@
   document.documentElement.classList.add("js");
   var $ = function (id) { return document.getElementById(id); };
   var rows = Array.prototype.slice.call(document.querySelectorAll("details.finding"));
+  if (!document.getElementById("filters")) { return; } // no findings, nothing to filter
   var fields = {
     severity: $("f-severity"),
     framework: $("f-framework"),
