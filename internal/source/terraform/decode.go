@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"unicode/utf16"
@@ -38,25 +39,55 @@ type decoder struct {
 	data []byte
 	pos  int
 	// base is the offset of data in the whole file, for error messages.
-	base   int
-	depth  int
-	intern map[string]string
+	base  int
+	depth int
+
+	seed maphash.Seed
+	// keys and values are separate caches so that unique values (names,
+	// ids) never evict the keys every resource repeats.
+	keys, values *[internSize]internEntry
+	// pairs and items are stacks the objects and arrays being decoded
+	// collect their members on, so each map and slice is made once at its
+	// final size.
+	pairs []pair
+	items []any
 }
 
-// maxIntern bounds the interning table so a file of unique strings cannot
-// grow it without limit.
-const maxIntern = 1 << 16
+type pair struct {
+	k string
+	v any
+}
+
+// internEntry caches one string and its boxed form: keys and short values
+// repeat on every resource, and a hit costs neither an allocation for the
+// string nor one for the interface.
+type internEntry struct {
+	s string
+	v any
+}
+
+// internSize is the number of slots of the direct-mapped interning cache.
+const internSize = 1 << 13
 
 // maxInternLen is the longest string value interned; keys are always
-// interned (while the table has room).
-const maxInternLen = 32
+// interned.
+const maxInternLen = 40
+
+// smallInts are the boxed small integers, shared so that decoding a port or
+// a size does not allocate.
+var smallInts = func() (a [1024]any) {
+	for i := range a {
+		a[i] = float64(i)
+	}
+	return a
+}()
 
 func newDecoder(data []byte) *decoder {
-	return &decoder{data: data, intern: make(map[string]string, 1024)}
+	return &decoder{data: data, seed: maphash.MakeSeed(), keys: new([internSize]internEntry), values: new([internSize]internEntry)}
 }
 
 // reset points the decoder at a new slice of the file starting at base,
-// keeping its interning table.
+// keeping its interning cache.
 func (d *decoder) reset(data []byte, base int) {
 	d.data, d.pos, d.base, d.depth = data, 0, base, 0
 }
@@ -120,7 +151,7 @@ func (d *decoder) value() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return d.str(b, false), nil
+		return d.boxed(b), nil
 	case 't':
 		return true, d.literal("true")
 	case 'f':
@@ -138,12 +169,12 @@ func (d *decoder) object() (map[string]any, error) {
 		return nil, err
 	}
 	d.pos++ // '{'
-	m := make(map[string]any)
 	if d.peek() == '}' {
 		d.pos++
 		d.depth--
-		return m, nil
+		return map[string]any{}, nil
 	}
+	start := len(d.pairs)
 	for {
 		if d.peek() != '"' {
 			return nil, d.unexpected("an object key")
@@ -152,7 +183,7 @@ func (d *decoder) object() (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		k := d.str(kb, true)
+		k := d.key(kb)
 		if err := d.expect(':'); err != nil {
 			return nil, err
 		}
@@ -160,13 +191,19 @@ func (d *decoder) object() (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		m[k] = v
+		d.pairs = append(d.pairs, pair{k, v})
 		switch d.peek() {
 		case ',':
 			d.pos++
 		case '}':
 			d.pos++
 			d.depth--
+			m := make(map[string]any, len(d.pairs)-start)
+			for _, p := range d.pairs[start:] {
+				m[p.k] = p.v
+			}
+			clear(d.pairs[start:])
+			d.pairs = d.pairs[:start]
 			return m, nil
 		default:
 			return nil, d.unexpected("',' or '}'")
@@ -179,24 +216,28 @@ func (d *decoder) array() ([]any, error) {
 		return nil, err
 	}
 	d.pos++ // '['
-	l := []any{}
 	if d.peek() == ']' {
 		d.pos++
 		d.depth--
-		return l, nil
+		return []any{}, nil
 	}
+	start := len(d.items)
 	for {
 		v, err := d.value()
 		if err != nil {
 			return nil, err
 		}
-		l = append(l, v)
+		d.items = append(d.items, v)
 		switch d.peek() {
 		case ',':
 			d.pos++
 		case ']':
 			d.pos++
 			d.depth--
+			l := make([]any, len(d.items)-start)
+			copy(l, d.items[start:])
+			clear(d.items[start:])
+			d.items = d.items[:start]
 			return l, nil
 		default:
 			return nil, d.unexpected("',' or ']'")
@@ -286,6 +327,9 @@ func (d *decoder) number() (any, error) {
 			n = -n
 		}
 		d.pos = end
+		if n >= 0 && n < int64(len(smallInts)) {
+			return smallInts[n], nil
+		}
 		return float64(n), nil
 	}
 	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
@@ -413,19 +457,30 @@ func hex4(data []byte, i int) (rune, bool) {
 	return r, true
 }
 
-// str turns string bytes into a string, interning keys and short values.
-func (d *decoder) str(b []byte, key bool) string {
-	if !key && len(b) > maxInternLen {
-		return string(b)
-	}
-	if s, ok := d.intern[string(b)]; ok {
-		return s
+// key turns object key bytes into a string, interned.
+func (d *decoder) key(b []byte) string {
+	e := &d.keys[maphash.Bytes(d.seed, b)&(internSize-1)]
+	if e.s == string(b) && e.v != nil {
+		return e.s
 	}
 	s := string(b)
-	if len(d.intern) < maxIntern {
-		d.intern[s] = s
-	}
+	e.s, e.v = s, s
 	return s
+}
+
+// boxed turns string value bytes into an interface value, interning short
+// strings.
+func (d *decoder) boxed(b []byte) any {
+	if len(b) > maxInternLen {
+		return string(b)
+	}
+	e := &d.values[maphash.Bytes(d.seed, b)&(internSize-1)]
+	if e.s == string(b) && e.v != nil {
+		return e.v
+	}
+	s := string(b)
+	e.s, e.v = s, s
+	return e.v
 }
 
 // skip passes over the next value, validating it without building it.
@@ -546,7 +601,7 @@ func (d *decoder) readString() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return d.str(b, true), nil
+	return d.key(b), nil
 }
 
 // fields walks the object at pos, calling fn for each key with the decoder

@@ -13,30 +13,38 @@ type targets struct {
 	byAddr map[string]*inventory.Resource
 	// byBlock lists the instances of one resource block within one module
 	// instance: module.a["x"].aws_s3_bucket.logs -> its [0], [1], ...
+	// Resources without an instance key are found in byAddr.
 	byBlock map[string][]*inventory.Resource
 	// byValue finds resources by the values a split resource names them
 	// with (id, arn, name, bucket), per normalized type.
-	byValue map[string][]*inventory.Resource
+	byValue map[valueKey][]*inventory.Resource
 }
 
-func indexTargets(rs []*inventory.Resource) *targets {
+type valueKey struct{ typ, value string }
+
+// indexTargets indexes the resources of the given normalized types.
+func indexTargets(rs []*inventory.Resource, types map[string]bool) *targets {
 	t := &targets{
-		byAddr:  make(map[string]*inventory.Resource, len(rs)),
-		byBlock: make(map[string][]*inventory.Resource, len(rs)),
-		byValue: make(map[string][]*inventory.Resource, len(rs)),
+		byAddr:  map[string]*inventory.Resource{},
+		byBlock: map[string][]*inventory.Resource{},
+		byValue: map[valueKey][]*inventory.Resource{},
 	}
 	for _, r := range rs {
+		if !types[r.Type] {
+			continue
+		}
 		t.byAddr[r.Address] = r
-		block, _ := cutIndex(r.Address)
-		t.byBlock[block] = append(t.byBlock[block], r)
-		seen := [4]string{}
+		if block, index := cutIndex(r.Address); index != "" {
+			t.byBlock[block] = append(t.byBlock[block], r)
+		}
+		var seen [4]string
 		for i, k := range [...]string{"id", "arn", "name", "bucket"} {
 			s, _ := r.Native[k].(string)
 			if s == "" || slices.Contains(seen[:i], s) {
 				continue
 			}
 			seen[i] = s
-			key := r.Type + "\x00" + s
+			key := valueKey{r.Type, s}
 			t.byValue[key] = append(t.byValue[key], r)
 		}
 	}
@@ -66,7 +74,7 @@ func (t *targets) resolve(n *native, j joiner) *inventory.Resource {
 	module, _ := splitAddress(n.Address)
 	if v := n.str(j.Ref); v != "" && !n.unknown(j.Ref) {
 		var found *inventory.Resource
-		for _, r := range t.byValue[j.Target+"\x00"+v] {
+		for _, r := range t.byValue[valueKey{j.Target, v}] {
 			if !accept(r) {
 				continue
 			}
@@ -110,22 +118,34 @@ func (t *targets) resolve(n *native, j joiner) *inventory.Resource {
 // and the instance key it names. References to variables, locals, module
 // outputs and data sources name no managed resource.
 func refResource(ref string) (block, index string, ok bool) {
-	parts := splitDots(ref)
-	if len(parts) < 2 {
+	typ, rest, found := strings.Cut(ref, ".")
+	if !found || typ == "" || rest == "" {
 		return "", "", false
 	}
-	switch parts[0] {
+	switch typ {
 	case "var", "local", "module", "data", "count", "each", "path", "terraform", "self":
 		return "", "", false
 	}
-	name, index := cutIndex(parts[1])
-	return parts[0] + "." + name, index, true
+	// The name ends at the next dot outside an instance key.
+	name := rest
+	if i := strings.IndexAny(rest, ".["); i >= 0 {
+		if rest[i] == '.' {
+			name = rest[:i]
+		} else if j := matchBracket(rest, i); j > 0 {
+			name = rest[:j+1]
+		}
+	}
+	name, index = cutIndex(name)
+	return ref[:len(typ)+1+len(name)], index, true
 }
 
 // splitAddress splits a resource instance address into its module instance
 // path (module.a["x"].module.b, empty for the root) and the resource part
 // (aws_s3_bucket.logs[0]).
 func splitAddress(addr string) (module, resource string) {
+	if !strings.HasPrefix(addr, "module.") {
+		return "", addr
+	}
 	parts := splitDots(addr)
 	i := 0
 	for i+2 < len(parts) && parts[i] == "module" {
@@ -134,16 +154,23 @@ func splitAddress(addr string) (module, resource string) {
 	if i == 0 {
 		return "", addr
 	}
-	module = strings.Join(parts[:i], ".")
-	return module, addr[len(module)+1:]
+	n := i - 1 // the dots between the module parts
+	for _, p := range parts[:i] {
+		n += len(p)
+	}
+	return addr[:n], addr[n+1:]
 }
 
 // configAddress drops every instance key from an address:
 // module.a["x"].aws_s3_bucket.logs[0] -> module.a.aws_s3_bucket.logs, the
 // key of the resource's block in the configuration.
 func configAddress(addr string) string {
-	if strings.IndexByte(addr, '[') < 0 {
+	i := strings.IndexByte(addr, '[')
+	if i < 0 {
 		return addr
+	}
+	if block, index := cutIndex(addr); index != "" && len(block) == i {
+		return block // the only key is the resource's own
 	}
 	var b strings.Builder
 	b.Grow(len(addr))

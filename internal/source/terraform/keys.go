@@ -37,7 +37,7 @@ func (t *targets) key(id string) *inventory.Resource {
 		return l[0]
 	}
 	for _, v := range []string{id, id[strings.LastIndexByte(id, '/')+1:]} {
-		for _, r := range t.byValue["kms.key\x00"+v] {
+		for _, r := range t.byValue[valueKey{"kms.key", v}] {
 			return r
 		}
 	}

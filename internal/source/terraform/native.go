@@ -98,10 +98,12 @@ func (n *native) has(path string) bool { return lookup(n.Values, path) != nil }
 // only after apply.
 func (n *native) unknown(path string) bool {
 	var cur any = n.Unknown
-	for _, p := range strings.Split(path, ".") {
+	for path != "" {
 		if b, ok := cur.(bool); ok {
 			return b
 		}
+		var p string
+		p, path = cutDot(path)
 		cur = step(cur, p)
 		if cur == nil {
 			return false
@@ -112,13 +114,23 @@ func (n *native) unknown(path string) bool {
 }
 
 func lookup(v any, path string) any {
-	for _, p := range strings.Split(path, ".") {
+	for path != "" {
+		var p string
+		p, path = cutDot(path)
 		v = step(v, p)
 		if v == nil {
 			return nil
 		}
 	}
 	return v
+}
+
+// cutDot splits the first segment off a dotted path.
+func cutDot(path string) (string, string) {
+	if i := strings.IndexByte(path, '.'); i >= 0 {
+		return path[:i], path[i+1:]
+	}
+	return path, ""
 }
 
 func step(v any, key string) any {

@@ -432,7 +432,11 @@ func (p *parser) build() *inventory.Estate {
 		}
 	}
 	if len(split) > 0 || hasType(est.Resources, "kms.key") {
-		t := indexTargets(est.Resources)
+		types := map[string]bool{"kms.key": true}
+		for _, i := range split {
+			types[joiners[natives[i].Type].Target] = true
+		}
+		t := indexTargets(est.Resources, types)
 		join(t, natives, split, joiners)
 		resolveKeyManagers(est.Resources, t)
 	}
