@@ -79,6 +79,15 @@ func ruleCell(rs []*packRule) string {
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
+// tagsSection explains the tags (labels) that rules read, in both documents.
+const tagsSection = "## Tags the rules read\n\n" +
+	"Some requirements depend on what a resource holds, which no cloud setting shows. Rules read it from tags (labels):\n\n" +
+	"- `classification`: `public`, `internal`, `confidential`, `restricted` or `vs-nfd` (VS - Nur für den Dienstgebrauch, the lowest German classification level); the last three are classified data and need customer-held keys, HSM keys, private endpoints and confidential VMs.\n" +
+	"- `personal_data: \"true\"` (or `yes`): the resource holds personal data; `false` or `no` says it does not.\n" +
+	"- `environment: prod` (or `production`): availability and monitoring rules apply.\n" +
+	"- `purpose`: `backup` or `logs` (write-once storage), `pseudonymisation` or `tokenisation` (keys that pseudonymise personal data).\n" +
+	"- `exposure: public`: a machine meant to be reachable directly; `classification: public`: a bucket meant to be public.\n\n"
+
 // TestC5CoverageDoc keeps docs/compliance/bsi-c5.md in step with the rules:
 // every C5:2020 criterion with the rules of all packs that check it.
 func TestC5CoverageDoc(t *testing.T) {
@@ -103,6 +112,8 @@ func TestC5CoverageDoc(t *testing.T) {
 	b.WriteString("tamper-evident audit logs kept for a year (OPS-12, OPS-14) or hardened workloads (OPS-23).\n\n")
 	b.WriteString("A passing rule is evidence for a criterion, not proof of it: most criteria also ask for policies, processes and their audit. ")
 	b.WriteString("Criteria no rule can check are marked *organisational / not checkable from configuration*.\n\n")
+	b.WriteString(tagsSection)
+	b.WriteString("## Coverage by area\n\n")
 	fmt.Fprintf(&b, "**%d of %d basic criteria** are checked by at least one of %d rules (packs: baseline, bsi-c5, gdpr).\n\n", checked, len(crit), len(rs))
 	b.WriteString("| Area | Criteria | Checked |\n|---|---:|---:|\n")
 	for _, a := range cat.Areas {
@@ -154,12 +165,7 @@ func TestGDPRDoc(t *testing.T) {
 	b.WriteString("- `GDPR-ART44-REPLICATION-EUROPE` checks the destinations of bucket replication. CEL cannot look regions up in the table, ")
 	b.WriteString("so it matches the providers' European region names (aws `eu-*`, gcp `europe-*`, the European Azure regions, OTC `eu-*`); ")
 	b.WriteString("destinations the source did not know are not checked.\n\n")
-	b.WriteString("## Tags the rules read\n\n")
-	b.WriteString("- `personal_data: \"true\"` (or `yes`): the resource holds personal data.\n")
-	b.WriteString("- `classification`: `public`, `internal`, `confidential`, `restricted` or `vs-nfd` (VS - Nur für den Dienstgebrauch, the lowest German classification level); the last three are classified data.\n")
-	b.WriteString("- `environment: prod` (or `production`): availability and monitoring rules apply.\n")
-	b.WriteString("- `purpose`: `backup` or `logs` (write-once storage), `pseudonymisation` or `tokenisation` (keys that pseudonymise personal data).\n")
-	b.WriteString("- `exposure: public`: a machine meant to be reachable directly; `classification: public`: a bucket meant to be public.\n\n")
+	b.WriteString(tagsSection)
 	b.WriteString("## Provisions\n\n| Provision | Title | Rules |\n|---|---|---|\n")
 	for _, a := range arts {
 		cell := ruleCell(by[a.ID])
