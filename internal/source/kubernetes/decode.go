@@ -342,15 +342,27 @@ func (d *decoder) mergeSources(v *yaml.Node, depth int) ([]map[string]any, error
 // tag promises but that do not parse (an int beyond int64) stay strings, as
 // do timestamps and custom tags.
 func scalar(n *yaml.Node) any {
+	const explicit = yaml.TaggedStyle | yaml.SingleQuotedStyle | yaml.DoubleQuotedStyle | yaml.LiteralStyle | yaml.FoldedStyle
+	if n.Style&explicit == 0 && n.ShortTag() == "!!str" {
+		// kubectl reads manifests with YAML 1.1 rules (sigs.k8s.io/yaml),
+		// where a plain yes, on or y is a boolean: "privileged: yes" runs a
+		// privileged container, so it must read as true here too.
+		if b, ok := yaml11Bools[n.Value]; ok {
+			return b
+		}
+	}
 	switch n.ShortTag() {
 	case "!!null":
 		return nil
 	case "!!bool":
 		switch strings.ToLower(n.Value) {
-		case "true", "yes", "on", "y":
+		case "true":
 			return true
-		case "false", "no", "off", "n":
+		case "false":
 			return false
+		}
+		if b, ok := yaml11Bools[n.Value]; ok { // explicitly tagged !!bool yes
+			return b
 		}
 	case "!!int":
 		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
@@ -373,6 +385,13 @@ func scalar(n *yaml.Node) any {
 		}
 	}
 	return n.Value
+}
+
+// yaml11Bools are the plain scalars YAML 1.1 reads as booleans and YAML 1.2
+// does not.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
 }
 
 // decodeJSON reads a stream of JSON values. It is used instead of the YAML
