@@ -4,7 +4,11 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/hoheit/hoheit/internal/inventory"
@@ -359,7 +363,7 @@ func newFinding(f rules.Finding) finding {
 		out.Location = location(r.Source)
 	}
 	for k, v := range f.Evidence {
-		out.Evidence[k] = v
+		out.Evidence[k] = jsonSafe(v)
 	}
 	if f.Exception != nil {
 		e := newException(f.Exception)
@@ -436,4 +440,37 @@ func joinNonEmpty(parts []string, sep string) string {
 		out += p
 	}
 	return out
+}
+
+// jsonSafe returns v, or a string in place of what JSON cannot encode (NaN,
+// infinities, channels, funcs), so one odd evidence value cannot make the
+// whole report fail to write.
+func jsonSafe(v any) any {
+	switch x := v.(type) {
+	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return v
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		}
+		return v
+	case float32:
+		return jsonSafe(float64(x))
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonSafe(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonSafe(e)
+		}
+		return out
+	}
+	if _, err := json.Marshal(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return v
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -186,4 +187,24 @@ func readFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestOddEvidence checks evidence JSON cannot encode is written as text
+// rather than failing the report.
+func TestOddEvidence(t *testing.T) {
+	res := sampleResult()
+	res.Findings[0].Evidence = map[string]any{
+		"nan":    math.NaN(),
+		"inf":    []any{math.Inf(1)},
+		"chan":   make(chan int),
+		"nested": map[string]any{"f": float32(1.5)},
+	}
+	for _, format := range Formats {
+		t.Run(format, func(t *testing.T) {
+			out := render(t, format, res, testOptions)
+			if format == "json" && !bytes.Contains(out, []byte(`"nan": "NaN"`)) {
+				t.Errorf("NaN evidence not written as text")
+			}
+		})
+	}
 }
