@@ -219,6 +219,7 @@ func checkGolden(t *testing.T, r *packRule) {
 	}
 	wants := map[string]int{}
 	names := map[string]bool{}
+	providers := map[string]bool{}
 	for i, c := range g.Cases {
 		where := fmt.Sprintf("%s: case %d (%s)", file, i+1, c.Name)
 		if c.Name == "" || names[c.Name] {
@@ -229,6 +230,7 @@ func checkGolden(t *testing.T, r *packRule) {
 			t.Errorf("%s: want %q, want one of %s", where, c.Want, strings.Join(wantResults, ", "))
 		}
 		wants[c.Want]++
+		providers[c.Resource.Provider] = true
 		if c.Want != "skip" && !slices.Contains(r.Types, c.Resource.Type) {
 			t.Errorf("%s: type %q is not one the rule applies to", where, c.Resource.Type)
 		}
@@ -237,6 +239,16 @@ func checkGolden(t *testing.T, r *packRule) {
 		}
 		if s, ok := inventory.Schemas[c.Resource.Type]; ok {
 			checkAttrs(t, where, s, "", c.Resource.Attributes)
+		}
+	}
+	// The product's promise: a rule holds in every cloud. Cases show it for
+	// each major cloud (as pass, fail or skip where the cloud lacks the
+	// setting); Kubernetes types are the same in every cloud.
+	if !slices.ContainsFunc(r.Types, func(t string) bool { return strings.HasPrefix(t, "kubernetes.") }) {
+		for _, p := range []string{"aws", "azure", "gcp", "otc"} {
+			if !providers[p] {
+				t.Errorf("%s: no case for provider %s", file, p)
+			}
 		}
 	}
 	if wants["pass"] == 0 || wants["fail"] == 0 {
