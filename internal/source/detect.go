@@ -29,6 +29,12 @@ func Detect(data []byte) (kind string, ok bool) {
 // detect is Detect with an explanation, naming file, when the kind is
 // unknown. For JSON it passes over the whole input once, so nesting beyond
 // maxDepth is refused before any parser sees it.
+//
+// The parsers would survive deep input on their own: encoding/json and
+// go.yaml.in/yaml/v3 both stop at 10,000 levels within milliseconds on a
+// million nested brackets (measured), and the terraform reader stops at 512.
+// The pass makes the limit configurable and the message the same for every
+// kind; the Kubernetes reader applies it to YAML itself, after parsing.
 func detect(file string, data []byte, maxDepth int) (string, error) {
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	trimmed := bytes.TrimLeft(data, " \t\r\n")

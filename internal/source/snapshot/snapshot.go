@@ -59,16 +59,21 @@ func Write(w io.Writer, e *inventory.Estate, meta Meta) error {
 	}
 	bw.Write(h[:len(h)-1]) // reopen the object to append the resources
 	bw.WriteString(",\n\"resources\": [")
+	// One encoder for all resources: no HTML escaping (a snapshot is never
+	// embedded in a page), and its trailing newline separates resources.
+	var rb bytes.Buffer
+	enc := json.NewEncoder(&rb)
+	enc.SetEscapeHTML(false)
 	for i, r := range e.Resources {
-		b, err := json.Marshal(r)
-		if err != nil {
+		rb.Reset()
+		if err := enc.Encode(r); err != nil {
 			return fmt.Errorf("writing resource %s to the snapshot: %w", r.Address, err)
 		}
 		if i > 0 {
 			bw.WriteByte(',')
 		}
 		bw.WriteString("\n")
-		bw.Write(b)
+		bw.Write(bytes.TrimSuffix(rb.Bytes(), []byte("\n")))
 	}
 	bw.WriteString("\n],\n\"unsupported\": ")
 	u := e.Unsupported

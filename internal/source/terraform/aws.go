@@ -371,7 +371,8 @@ func awsJoinS3ACL(n *native, t *inventory.Resource) {
 	}
 	public := awsPublicACL(n.str("acl"))
 	for _, g := range n.list("access_control_policy.0.grant") {
-		gl, _ := g.(map[string]any)["grantee"].([]any)
+		gm, _ := g.(map[string]any)
+		gl, _ := gm["grantee"].([]any)
 		for _, ge := range gl {
 			if awsPublicGrantee(awsStr(ge, "uri")) {
 				public = true
@@ -1005,14 +1006,17 @@ func awsCloudTrail(n *native) *inventory.Resource {
 	awsKey(r, n, "kms_key_id")
 	data := false
 	for _, s := range n.list("event_selector") {
-		if dr, _ := s.(map[string]any)["data_resource"].([]any); len(dr) > 0 {
+		sm, _ := s.(map[string]any)
+		if dr, _ := sm["data_resource"].([]any); len(dr) > 0 {
 			data = true
 		}
 	}
 	for _, s := range n.list("advanced_event_selector") {
-		fs, _ := s.(map[string]any)["field_selector"].([]any)
+		sm, _ := s.(map[string]any)
+		fs, _ := sm["field_selector"].([]any)
 		for _, f := range fs {
-			if awsStr(f, "field") == "eventCategory" && awsAny(awsStrings(f.(map[string]any)["equals"]), "Data") {
+			fm, _ := f.(map[string]any)
+			if awsStr(f, "field") == "eventCategory" && awsAny(awsStrings(fm["equals"]), "Data") {
 				data = true
 			}
 		}

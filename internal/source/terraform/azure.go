@@ -23,6 +23,8 @@ var azureMappers = map[string]mapper{
 	"azurerm_mssql_database":                                 azureMSSQLDatabase,
 	"azurerm_postgresql_flexible_server":                     azureFlexibleServer("postgres"),
 	"azurerm_mysql_flexible_server":                          azureFlexibleServer("mysql"),
+	"azurerm_postgresql_server":                              azureSingleServer("postgres"),
+	"azurerm_mysql_server":                                   azureSingleServer("mysql"),
 	"azurerm_cosmosdb_account":                               azureCosmosDB,
 	"azurerm_network_security_group":                         azureNSG,
 	"azurerm_virtual_network":                                azureVNet,
@@ -38,15 +40,19 @@ var azureMappers = map[string]mapper{
 var azureJoiners = map[string]joiner{
 	"azurerm_storage_container": {
 		Target: "object_storage.bucket", Ref: "storage_account_id", Apply: azureStorageContainer,
+		Natives: []string{"azurerm_storage_account"},
 	},
 	"azurerm_storage_account_customer_managed_key": {
 		Target: "object_storage.bucket", Ref: "storage_account_id", Apply: azureStorageCMK,
+		Natives: []string{"azurerm_storage_account"},
 	},
 	"azurerm_storage_account_network_rules": {
 		Target: "object_storage.bucket", Ref: "storage_account_id", Apply: azureStorageNetworkRules,
+		Natives: []string{"azurerm_storage_account"},
 	},
 	"azurerm_network_security_rule": {
 		Target: "network.firewall", Ref: "network_security_group_name", Apply: azureNSGRule,
+		Natives: []string{"azurerm_network_security_group"},
 	},
 	"azurerm_subnet_network_security_group_association": {
 		Target: "network.firewall", Ref: "network_security_group_id", Apply: azureNSGAssociation("subnet_id"),
@@ -56,21 +62,35 @@ var azureJoiners = map[string]joiner{
 	},
 	"azurerm_network_watcher_flow_log": {
 		Target: "network.network", Ref: "target_resource_id", Apply: azureFlowLog,
+		Natives: []string{"azurerm_virtual_network"},
 	},
 	"azurerm_virtual_machine_data_disk_attachment": {
 		Target: "compute.disk", Ref: "managed_disk_id", Apply: azureDiskAttachment,
+		Natives: []string{"azurerm_managed_disk"},
 	},
 	"azurerm_mssql_server_transparent_data_encryption": {
 		Target: "database.instance", Ref: "server_id", Apply: azureMSSQLTDE,
+		Natives: []string{"azurerm_mssql_server"},
 	},
 	"azurerm_mssql_server_extended_auditing_policy": {
 		Target: "database.instance", Ref: "server_id", Apply: azureMSSQLAuditing,
+		Natives: []string{"azurerm_mssql_server"},
 	},
 	"azurerm_postgresql_flexible_server_configuration": {
 		Target: "database.instance", Ref: "server_id", Apply: azureFlexibleServerConfig,
+		Natives: []string{"azurerm_postgresql_flexible_server"},
+	},
+	"azurerm_postgresql_server_key": {
+		Target: "database.instance", Ref: "server_id", Apply: azureServerKey,
+		Natives: []string{"azurerm_postgresql_server"},
+	},
+	"azurerm_mysql_server_key": {
+		Target: "database.instance", Ref: "server_id", Apply: azureServerKey,
+		Natives: []string{"azurerm_mysql_server"},
 	},
 	"azurerm_mysql_flexible_server_configuration": {
 		Target: "database.instance", Ref: "server_id", Apply: azureFlexibleServerConfig,
+		Natives: []string{"azurerm_mysql_flexible_server"},
 	},
 }
 
@@ -419,6 +439,32 @@ func azureFlexibleServer(engine string) mapper {
 		}
 		return m.r
 	}
+}
+
+// azureSingleServer maps the retired single-server PostgreSQL and MySQL,
+// still found in older plans and states.
+func azureSingleServer(engine string) mapper {
+	return func(n *native) *inventory.Resource {
+		m := azureStart(n, "database.instance")
+		m.r.Set("engine", engine)
+		m.strAttr("engine_version", "version")
+		m.r.Set("encryption.at_rest.enabled", true)
+		m.r.Set("encryption.at_rest.key_manager", "provider") // a server key resource is joined in
+		m.boolAttr("encryption.in_transit.enforced", "ssl_enforcement_enabled", false)
+		m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("ssl_minimal_tls_version_enforced")), "ssl_minimal_tls_version_enforced")
+		m.boolAttr("public", "public_network_access_enabled", true)
+		m.r.Set("backup.enabled", true)
+		m.intAttr("backup.retention_days", "backup_retention_days", 7)
+		m.r.Set("high_availability", false)
+		m.r.Set("auth.iam", false) // an Entra administrator is a separate resource
+		m.r.Set("auth.local_only", true)
+		return m.r
+	}
+}
+
+// azureServerKey applies a customer-managed key to a single server.
+func azureServerKey(n *native, target *inventory.Resource) {
+	mapping{n: n, r: target}.atRestKey("", nil, keyAttr{path: "key_vault_key_id", manager: "customer"})
 }
 
 // azureFlexibleServerConfig applies the server parameters that decide

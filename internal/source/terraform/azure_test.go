@@ -136,6 +136,9 @@ func mapCases(t *testing.T, cases []mapperCase) []*inventory.Resource {
 			t.Errorf("%s: target %q is not a mapped %s", c.Address, c.Target, j.Target)
 			continue
 		}
+		if len(j.Natives) > 0 && !slices.Contains(j.Natives, target.NativeType) {
+			t.Errorf("%s: the joiner does not accept %s", c.Address, target.NativeType)
+		}
 		j.Apply(n, target)
 	}
 	return out

@@ -35,15 +35,15 @@ var googleMappers = map[string]mapper{
 }
 
 var googleJoiners = map[string]joiner{
-	"google_storage_bucket_iam_member":  {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketIAM},
-	"google_storage_bucket_iam_binding": {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketIAM},
-	"google_storage_bucket_iam_policy":  {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketIAM},
-	"google_storage_bucket_acl":         {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketACL},
-	"google_compute_subnetwork":         {Target: "network.network", Ref: "network", Apply: googleSubnetwork},
-	"google_compute_attached_disk":      {Target: "compute.disk", Ref: "disk", Apply: googleAttachedDisk},
-	"google_service_account_key":        {Target: "iam.principal", Ref: "service_account_id", Apply: googleServiceAccountKey},
-	"google_kms_crypto_key_iam_member":  {Target: "kms.key", Ref: "crypto_key_id", Apply: googleKeyIAM},
-	"google_kms_crypto_key_iam_binding": {Target: "kms.key", Ref: "crypto_key_id", Apply: googleKeyIAM},
+	"google_storage_bucket_iam_member":  {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketIAM, Natives: []string{"google_storage_bucket"}},
+	"google_storage_bucket_iam_binding": {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketIAM, Natives: []string{"google_storage_bucket"}},
+	"google_storage_bucket_iam_policy":  {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketIAM, Natives: []string{"google_storage_bucket"}},
+	"google_storage_bucket_acl":         {Target: "object_storage.bucket", Ref: "bucket", Apply: googleBucketACL, Natives: []string{"google_storage_bucket"}},
+	"google_compute_subnetwork":         {Target: "network.network", Ref: "network", Apply: googleSubnetwork, Natives: []string{"google_compute_network"}},
+	"google_compute_attached_disk":      {Target: "compute.disk", Ref: "disk", Apply: googleAttachedDisk, Natives: []string{"google_compute_disk", "google_compute_region_disk"}},
+	"google_service_account_key":        {Target: "iam.principal", Ref: "service_account_id", Apply: googleServiceAccountKey, Natives: []string{"google_service_account"}},
+	"google_kms_crypto_key_iam_member":  {Target: "kms.key", Ref: "crypto_key_id", Apply: googleKeyIAM, Natives: []string{"google_kms_crypto_key"}},
+	"google_kms_crypto_key_iam_binding": {Target: "kms.key", Ref: "crypto_key_id", Apply: googleKeyIAM, Natives: []string{"google_kms_crypto_key"}},
 }
 
 // googleStart begins a resource with what every google resource shares.
@@ -340,11 +340,17 @@ func googleSQL(n *native) *inventory.Resource {
 	return m.r
 }
 
+// googleDefaultRules are the firewall rules of the default network.
+var googleDefaultRules = map[string]bool{
+	"default-allow-internal": true, "default-allow-ssh": true, "default-allow-rdp": true, "default-allow-icmp": true,
+}
+
 func googleFirewall(n *native) *inventory.Resource {
 	m := googleStart(n, "network.firewall")
 	m.r.Region = "global"
 	m.set("attached_to", []any{n.str("network")}, "network")
-	m.r.Set("default", false)
+	// The rules Google creates with the default network.
+	m.set("default", googleDefaultRules[n.str("name")], "name")
 	direction := "ingress"
 	if strings.EqualFold(n.str("direction"), "EGRESS") {
 		direction = "egress"

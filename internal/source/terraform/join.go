@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -54,7 +55,7 @@ func indexTargets(rs []*inventory.Resource, types map[string]bool) *targets {
 // join applies every split resource onto the resource it configures: by the
 // value of its Ref attribute where that is known, else through the
 // references of its configuration expression.
-func join(t *targets, natives []*native, split []int, joiners map[string]joiner) {
+func join(t *targets, natives []*native, split []int, joiners map[string]joiner) error {
 	for _, i := range split {
 		n := natives[i]
 		j := joiners[n.Type]
@@ -63,8 +64,21 @@ func join(t *targets, natives []*native, split []int, joiners map[string]joiner)
 			slog.Debug("terraform: split resource has no target in this file", "address", n.Address, "ref", j.Ref)
 			continue
 		}
-		j.Apply(n, target)
+		if err := safeApply(j, n, target); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+func safeApply(j joiner, n *native, target *inventory.Resource) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("joining %s onto %s failed: %v; this is a bug in hoheit, please report it with the resource type %s", n.Address, target.Address, v, n.Type)
+		}
+	}()
+	j.Apply(n, target)
+	return nil
 }
 
 func (t *targets) resolve(n *native, j joiner) *inventory.Resource {

@@ -24,6 +24,7 @@ var openstackMappers = map[string]mapper{
 	"openstack_blockstorage_volume_v2":      openstackVolume,
 	"openstack_blockstorage_volume_v3":      openstackVolume,
 	"openstack_networking_secgroup_v2":      openstackSecgroup,
+	"openstack_compute_secgroup_v2":         novaSecgroup,
 	"openstack_networking_network_v2":       openstackNetwork,
 	"openstack_db_instance_v1":              troveInstance,
 	"openstack_identity_user_v3":            openstackUser,
@@ -38,6 +39,7 @@ var openstackMappers = map[string]mapper{
 	"opentelekomcloud_blockstorage_volume_v2":      evsVolume,
 	"opentelekomcloud_rds_instance_v3":             rdsInstance,
 	"opentelekomcloud_networking_secgroup_v2":      openstackSecgroup,
+	"opentelekomcloud_compute_secgroup_v2":         novaSecgroup,
 	"opentelekomcloud_vpc_v1":                      otcVPC,
 	"opentelekomcloud_kms_key_v1":                  otcKMSKey,
 	"opentelekomcloud_cts_tracker_v1":              ctsTracker,
@@ -49,39 +51,51 @@ var openstackMappers = map[string]mapper{
 var openstackJoiners = map[string]joiner{
 	"openstack_networking_secgroup_rule_v2": {
 		Target: "network.firewall", Ref: "security_group_id", Apply: openstackSecgroupRule,
+		Natives: []string{"openstack_networking_secgroup_v2"},
 	},
 	"opentelekomcloud_networking_secgroup_rule_v2": {
 		Target: "network.firewall", Ref: "security_group_id", Apply: openstackSecgroupRule,
+		Natives: []string{"opentelekomcloud_networking_secgroup_v2"},
 	},
 	"openstack_networking_subnet_v2": {
 		Target: "network.network", Ref: "network_id", Apply: openstackSubnet,
+		Natives: []string{"openstack_networking_network_v2"},
 	},
 	"opentelekomcloud_vpc_flow_log_v1": {
 		Target: "network.network", Ref: "resource_id", Apply: otcFlowLog,
+		Natives: []string{"opentelekomcloud_vpc_v1"},
 	},
 	"openstack_compute_volume_attach_v2": {
 		Target: "compute.disk", Ref: "volume_id", Apply: openstackVolumeAttach,
+		Natives: []string{"openstack_blockstorage_volume_v2", "openstack_blockstorage_volume_v3"},
 	},
 	"opentelekomcloud_compute_volume_attach_v2": {
 		Target: "compute.disk", Ref: "volume_id", Apply: openstackVolumeAttach,
+		Natives: []string{"opentelekomcloud_evs_volume_v3", "opentelekomcloud_blockstorage_volume_v2"},
 	},
 	"openstack_compute_floatingip_associate_v2": {
 		Target: "compute.instance", Ref: "instance_id", Apply: openstackFloatingIP,
+		Natives: []string{"openstack_compute_instance_v2"},
 	},
 	"opentelekomcloud_compute_floatingip_associate_v2": {
 		Target: "compute.instance", Ref: "instance_id", Apply: openstackFloatingIP,
+		Natives: []string{"opentelekomcloud_compute_instance_v2", "opentelekomcloud_ecs_instance_v1"},
 	},
 	"opentelekomcloud_obs_bucket_policy": {
 		Target: "object_storage.bucket", Ref: "bucket", Apply: otcBucketPolicy,
+		Natives: []string{"opentelekomcloud_obs_bucket"},
 	},
 	"opentelekomcloud_s3_bucket_policy": {
 		Target: "object_storage.bucket", Ref: "bucket", Apply: otcBucketPolicy,
+		Natives: []string{"opentelekomcloud_s3_bucket"},
 	},
 	"opentelekomcloud_identity_credential_v3": {
 		Target: "iam.principal", Ref: "user_id", Apply: openstackCredential,
+		Natives: []string{"opentelekomcloud_identity_user_v3"},
 	},
 	"openstack_identity_ec2_credential_v3": {
 		Target: "iam.principal", Ref: "user_id", Apply: openstackCredential,
+		Natives: []string{"openstack_identity_user_v3"},
 	},
 }
 
@@ -175,21 +189,20 @@ func openstackInstance(n *native) *inventory.Resource {
 	} else {
 		m.set("machine_type", n.str("flavor_id"), "flavor_name", "flavor_id")
 	}
+	// Secure boot and a vTPM come from image properties (os_secure_boot,
+	// hw_tpm_version) the plan does not carry.
+	m.unknown("secure_boot.enabled", "secure_boot.vtpm")
 	if m.r.Provider == "otc" {
-		// Open Telekom Cloud offers no confidential or secure-boot servers.
+		// Open Telekom Cloud offers no confidential servers. Volumes are
+		// unencrypted unless created with a KMS key, which this resource
+		// cannot do.
 		m.r.Set("confidential_computing", "none")
-		m.r.Set("secure_boot.enabled", false)
-		m.r.Set("secure_boot.vtpm", false)
-		// Volumes are unencrypted unless created with a KMS key, which this
-		// resource cannot do.
 		m.r.Set("encryption.at_rest.enabled", false)
 		m.r.Set("encryption.at_rest.key_manager", "none")
 	} else {
-		// Memory encryption, secure boot and volume encryption come from
-		// flavor extra specs, image properties and volume types the plan
-		// does not carry.
-		m.unknown("confidential_computing", "secure_boot.enabled", "secure_boot.vtpm",
-			"encryption.at_rest.enabled", "encryption.at_rest.key_manager")
+		// Memory encryption and volume encryption come from flavor extra
+		// specs and volume types the plan does not carry.
+		m.unknown("confidential_computing", "encryption.at_rest.enabled", "encryption.at_rest.key_manager")
 	}
 	m.r.Set("secure_boot.integrity_monitoring", false)
 	if m.unknownAny("network") {
@@ -235,8 +248,7 @@ func ecsInstance(n *native) *inventory.Resource {
 	m.strAttr("image", "image_id")
 	m.strAttr("machine_type", "flavor")
 	m.r.Set("confidential_computing", "none")
-	m.r.Set("secure_boot.enabled", false)
-	m.r.Set("secure_boot.vtpm", false)
+	m.unknown("secure_boot.enabled", "secure_boot.vtpm") // image properties decide
 	m.r.Set("secure_boot.integrity_monitoring", false)
 	m.r.Set("public_ip", false) // an EIP is a separate association, joined in
 	m.r.Set("metadata_service.enabled", true)
@@ -348,6 +360,47 @@ func openstackSecgroupRule(n *native, target *inventory.Resource) {
 		rule = newFirewallRule("ingress", action, protocol, from, to, remote, nil, priority)
 	}
 	appendList(target, "rules", rule)
+}
+
+// novaSecgroup maps the older Nova security group with inline rules. Its
+// rules are ingress only; ICMP uses -1 for the ports.
+func novaSecgroup(n *native) *inventory.Resource {
+	m := openstackStart(n, "network.firewall")
+	m.set("default", n.str("name") == "default", "name")
+	m.r.Set("attached_to", []any{})
+	if m.unknownAny("rule") {
+		m.unknown("rules")
+		return m.r
+	}
+	rules := []any{}
+	for i := range n.list("rule") {
+		p := "rule." + strconv.Itoa(i) + "."
+		if later(n, p+"cidr") || later(n, p+"from_group_id") {
+			m.unknown("rules")
+			return m.r
+		}
+		var sources []any
+		switch self, _ := boolAt(n, p+"self"); {
+		case n.str(p+"cidr") != "":
+			sources = []any{n.str(p + "cidr")}
+		case n.str(p+"from_group_id") != "":
+			sources = []any{n.str(p + "from_group_id")}
+		case self:
+			sources = []any{"self"}
+		default:
+			sources = []any{"0.0.0.0/0"}
+		}
+		protocol := ruleProtocol(n.str(p + "ip_protocol"))
+		from, to := int64(0), int64(65535)
+		lo, okLo := intAt(n, p+"from_port")
+		hi, okHi := intAt(n, p+"to_port")
+		if (protocol == "tcp" || protocol == "udp") && okLo && okHi && lo > 0 && hi >= lo && hi <= 65535 {
+			from, to = lo, hi
+		}
+		rules = append(rules, newFirewallRule("ingress", "allow", protocol, from, to, sources, nil, 0))
+	}
+	m.r.Set("rules", rules)
+	return m.r
 }
 
 func openstackNetwork(n *native) *inventory.Resource {

@@ -68,8 +68,7 @@ func Parse(file string, data []byte) (*inventory.Estate, error) {
 	if err := p.scan(); err != nil {
 		return nil, p.wrap(err)
 	}
-	est := p.build()
-	return est, nil
+	return p.build()
 }
 
 // parser holds one Parse call's state.
@@ -343,7 +342,7 @@ type configResource struct {
 }
 
 // build turns what the scan found into the estate.
-func (p *parser) build() *inventory.Estate {
+func (p *parser) build() (*inventory.Estate, error) {
 	mappers, joiners := registry()
 	configs := map[string]configResource{}
 	outputs := map[string]map[string][]any{}
@@ -363,6 +362,7 @@ func (p *parser) build() *inventory.Estate {
 	out := make([]*inventory.Resource, len(p.resources))
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
+	errs := make([]error, workers)
 	chunk := (len(p.resources) + workers - 1) / workers
 	for w := 0; w < workers; w++ {
 		lo, hi := w*chunk, min((w+1)*chunk, len(p.resources))
@@ -405,7 +405,12 @@ func (p *parser) build() *inventory.Estate {
 				}
 				natives[i] = n
 				if m, ok := mappers[n.Type]; ok {
-					if r := m(n); r != nil {
+					r, err := safeMap(m, n)
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					if r != nil {
 						fillCommon(r, n)
 						out[i] = r
 					}
@@ -414,6 +419,9 @@ func (p *parser) build() *inventory.Estate {
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 
 	est := &inventory.Estate{Resources: make([]*inventory.Resource, 0, len(out))}
 	var split []int
@@ -437,11 +445,24 @@ func (p *parser) build() *inventory.Estate {
 			types[joiners[natives[i].Type].Target] = true
 		}
 		t := indexTargets(est.Resources, types)
-		join(t, natives, split, joiners)
+		if err := join(t, natives, split, joiners); err != nil {
+			return nil, err
+		}
 		resolveKeyManagers(est.Resources, t)
 	}
 	est.Inputs = []inventory.Input{{Path: p.file, Kind: p.kind, Resources: len(est.Resources)}}
-	return est
+	return est, nil
+}
+
+// safeMap runs a mapper, turning a panic (a bug, never the input's fault)
+// into an error that names the resource instead of ending the program.
+func safeMap(m mapper, n *native) (r *inventory.Resource, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("mapping %s failed: %v; this is a bug in hoheit, please report it with the resource type %s", n.Address, v, n.Type)
+		}
+	}()
+	return m(n), nil
 }
 
 // collectConfig indexes the resource blocks of a configuration module and
