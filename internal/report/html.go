@@ -101,8 +101,10 @@ func writeHTML(w io.Writer, d *document, _ Options) error {
 	switch {
 	case s.Failed > 0:
 		v.Bad = true
-		v.Verdict = fmt.Sprintf("%s need action", plural(s.Failed, "failed check"))
-		v.Verdict = strings.Replace(v.Verdict, "1 failed check need", "1 failed check needs", 1)
+		v.Verdict = fmt.Sprintf("%d failed checks need action", s.Failed)
+		if s.Failed == 1 {
+			v.Verdict = "1 failed check needs action"
+		}
 	case s.Errors > 0 || s.InputsFailed > 0:
 		v.Bad = true
 		v.Verdict = "No failed checks, but not everything could be evaluated"
