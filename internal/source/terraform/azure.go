@@ -836,7 +836,7 @@ var azureSubscriptionScope = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/?$`)
 // which exports the activity log, to an audit trail. Diagnostic settings
 // of single resources are not audit trails and are left out.
 func azureDiagnosticSetting(n *native) *inventory.Resource {
-	if !azureSubscriptionScope.MatchString(n.str("target_resource_id")) && !n.unknown("target_resource_id") {
+	if t := n.str("target_resource_id"); t != "" && !azureSubscriptionScope.MatchString(t) {
 		return nil
 	}
 	m := azureStart(n, "logging.audit_trail")

@@ -587,3 +587,20 @@ func must(v any, ok bool) any {
 	}
 	return v
 }
+
+// TestCatalogKnowsEveryMapper makes sure every azure, google and openstack
+// mapper yields a resource for the catalog's empty probe, so the list of
+// supported types is complete.
+func TestCatalogKnowsEveryMapper(t *testing.T) {
+	listed := map[string]bool{}
+	for _, m := range Catalog() {
+		listed[m.NativeType] = true
+	}
+	for _, table := range []map[string]mapper{azureMappers, googleMappers, openstackMappers} {
+		for nt := range table {
+			if !listed[nt] {
+				t.Errorf("%s is missing from Catalog(): its mapper returns nil for empty values", nt)
+			}
+		}
+	}
+}

@@ -736,10 +736,11 @@ func openstackRoleAssignment(n *native) *inventory.Resource {
 }
 
 // barbicanSecret maps a Barbican secret that is key material (symmetric
-// or private key); passphrases, certificates and opaque blobs are not keys.
+// or private key, or a secret whose type is left out, as most AES keys are
+// declared); passphrases, certificates and opaque blobs are not keys.
 func barbicanSecret(n *native) *inventory.Resource {
 	switch strings.ToLower(n.str("secret_type")) {
-	case "symmetric", "private":
+	case "symmetric", "private", "":
 	default:
 		return nil
 	}
