@@ -504,6 +504,25 @@ resource "azurerm_storage_account_customer_managed_key" "akten" {
   user_assigned_identity_id = azurerm_user_assigned_identity.storage_cmk.id
 }
 
+# Blob access logging of the case-file account (Azure's form of server access logs).
+resource "azurerm_monitor_diagnostic_setting" "akten_blob" {
+  name                       = "blob-access-to-security-workspace"
+  target_resource_id         = "${azurerm_storage_account.akten.id}/blobServices/default"
+  log_analytics_workspace_id = azurerm_log_analytics_workspace.security.id
+
+  enabled_log {
+    category = "StorageRead"
+  }
+
+  enabled_log {
+    category = "StorageWrite"
+  }
+
+  enabled_log {
+    category = "StorageDelete"
+  }
+}
+
 resource "azurerm_storage_container" "akten" {
   name                  = "akten"
   storage_account_id    = azurerm_storage_account.akten.id
