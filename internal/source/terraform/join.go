@@ -1,10 +1,14 @@
 package terraform
 
 import (
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hoheit/hoheit/internal/inventory"
 )
@@ -55,20 +59,67 @@ func indexTargets(rs []*inventory.Resource, types map[string]bool) *targets {
 // join applies every split resource onto the resource it configures: by the
 // value of its Ref attribute where that is known, else through the
 // references of its configuration expression.
+//
+// Both steps run on every core: targets are resolved in parallel (reading
+// only), then each worker applies the split resources of its share of the
+// targets, in file order, so no target is written by two workers.
 func join(t *targets, natives []*native, split []int, joiners map[string]joiner) error {
-	for _, i := range split {
-		n := natives[i]
-		j := joiners[n.Type]
-		target := t.resolve(n, j)
+	found := make([]*inventory.Resource, len(split))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(split)/256))
+	parallel(workers, len(split), func(k int) {
+		n := natives[split[k]]
+		found[k] = t.resolve(n, joiners[n.Type])
+	})
+	seed := maphash.MakeSeed()
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k, target := range found {
+				if target == nil || (workers > 1 && int(maphash.String(seed, target.Address)%uint64(workers)) != w) {
+					continue
+				}
+				n := natives[split[k]]
+				if err := safeApply(joiners[n.Type], n, target); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for k, target := range found {
 		if target == nil {
-			slog.Debug("terraform: split resource has no target in this file", "address", n.Address, "ref", j.Ref)
-			continue
-		}
-		if err := safeApply(j, n, target); err != nil {
-			return err
+			n := natives[split[k]]
+			slog.Debug("terraform: split resource has no target in this file", "address", n.Address, "ref", joiners[n.Type].Ref)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// parallel calls fn for 0..n-1 on workers goroutines, in contiguous chunks.
+func parallel(workers, n int, fn func(i int)) {
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func safeApply(j joiner, n *native, target *inventory.Resource) (err error) {
