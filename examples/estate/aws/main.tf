@@ -631,7 +631,9 @@ resource "aws_iam_policy" "ops_full_access" {
 }
 
 # Application server for VS-NfD data: AMD SEV-SNP confidential computing,
-# IMDSv2 only, encrypted root volume with the customer key, no public IP. Correct.
+# IMDSv2 only, root volume encrypted with the external key, no public IP. Correct.
+# (EC2 offers SEV-SNP on M6a/C6a/R6a in a few regions only: check that the
+# region you copy this to has it.)
 resource "aws_instance" "fachverfahren_app" {
   ami                         = "ami-0e8f1c2d3b4a59687"
   instance_type               = "m6a.xlarge"
