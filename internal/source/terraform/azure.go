@@ -64,6 +64,10 @@ var azureJoiners = map[string]joiner{
 		Target: "network.network", Ref: "target_resource_id", Apply: azureFlowLog,
 		Natives: []string{"azurerm_virtual_network"},
 	},
+	"azurerm_virtual_machine_extension": {
+		Target: "compute.instance", Ref: "virtual_machine_id", Apply: azureVMExtension,
+		Natives: []string{"azurerm_linux_virtual_machine", "azurerm_windows_virtual_machine", "azurerm_virtual_machine"},
+	},
 	"azurerm_virtual_machine_data_disk_attachment": {
 		Target: "compute.disk", Ref: "managed_disk_id", Apply: azureDiskAttachment,
 		Natives: []string{"azurerm_managed_disk"},
@@ -247,6 +251,8 @@ func azureVM(n *native) mapping {
 		"size", "os_disk.0.security_encryption_type")
 	m.boolAttr("secure_boot.enabled", "secure_boot_enabled", false)
 	m.boolAttr("secure_boot.vtpm", "vtpm_enabled", false)
+	m.r.Set("secure_boot.integrity_monitoring", false) // guest attestation is an extension, joined in
+	m.r.Set("monitoring.enabled", false)               // so is a monitoring agent
 	// The network interfaces are separate resources the VM only names, so
 	// whether one carries a public IP cannot be seen from the VM.
 	m.unknown("public_ip")
@@ -276,6 +282,25 @@ func azureIdentity(m mapping) {
 		m.r.Set("identity.principal", ids[0])
 	case strings.Contains(m.n.str("identity.0.type"), "SystemAssigned"):
 		m.r.Set("identity.principal", "SystemAssigned")
+	}
+}
+
+// azureVMExtension notes the agents an extension installs: a monitoring
+// agent, or guest attestation, which checks the measured boot of a
+// trusted-launch or confidential VM.
+func azureVMExtension(n *native, target *inventory.Resource) {
+	if n.unknown("publisher") || n.unknown("type") {
+		target.SetUnknown("monitoring.enabled")
+		target.SetUnknown("secure_boot.integrity_monitoring")
+		return
+	}
+	switch n.str("publisher") + "/" + n.str("type") {
+	case "Microsoft.Azure.Monitor/AzureMonitorLinuxAgent", "Microsoft.Azure.Monitor/AzureMonitorWindowsAgent",
+		"Microsoft.EnterpriseCloud.Monitoring/OmsAgentForLinux", "Microsoft.EnterpriseCloud.Monitoring/MicrosoftMonitoringAgent",
+		"Microsoft.Azure.Diagnostics/LinuxDiagnostic", "Microsoft.Azure.Diagnostics/IaaSDiagnostics":
+		setOverride(target, "monitoring.enabled", true)
+	case "Microsoft.Azure.Security.LinuxAttestation/GuestAttestation", "Microsoft.Azure.Security.WindowsAttestation/GuestAttestation":
+		setOverride(target, "secure_boot.integrity_monitoring", true)
 	}
 }
 
@@ -495,8 +520,14 @@ func azureFlexibleServerConfig(n *native, target *inventory.Resource) {
 
 func azureCosmosDB(n *native) *inventory.Resource {
 	m := azureStart(n, "database.instance")
-	m.r.Set("engine", "cosmosdb")
-	m.strAttr("engine_version", "kind")
+	// An account of kind MongoDB speaks the MongoDB wire protocol, with a
+	// server version; the others are Cosmos DB's own API.
+	engine := "cosmosdb"
+	if strings.EqualFold(n.str("kind"), "MongoDB") {
+		engine = "mongodb"
+	}
+	m.set("engine", engine, "kind")
+	m.strAttr("engine_version", "mongo_server_version")
 	m.r.Set("encryption.at_rest.enabled", true)
 	m.atRestKey("provider", nil,
 		keyAttr{path: "managed_hsm_key_id", manager: "external"},
