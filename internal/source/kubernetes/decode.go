@@ -402,8 +402,8 @@ func (d *decoder) decodeJSON(data []byte, emit emitFunc) error {
 	lines := lineCounter{data: data}
 	for {
 		start := skipSpace(data, int(dec.InputOffset()))
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
+		var valid validJSON
+		err := dec.Decode(&valid)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -411,27 +411,12 @@ func (d *decoder) decodeJSON(data []byte, emit emitFunc) error {
 			return d.jsonError(err, data, &lines)
 		}
 		line := lines.at(start)
-		vd := json.NewDecoder(bytes.NewReader(raw))
-		vd.UseNumber()
-		var v any
-		if err := vd.Decode(&v); err != nil {
-			return d.errorf(line, "malformed JSON: %v", err)
-		}
-		v, err = d.jsonValue(v, 1, line)
+		v, itemLines, err := d.jsonTop(data[start:int(dec.InputOffset())], line)
 		if err != nil {
 			return err
 		}
 		if v == nil {
 			continue
-		}
-		var itemLines []int
-		if m, ok := v.(map[string]any); ok {
-			if _, ok := m["items"].([]any); ok {
-				sub := lineCounter{data: raw}
-				for _, off := range jsonItemOffsets(raw) {
-					itemLines = append(itemLines, line-1+sub.at(off))
-				}
-			}
 		}
 		if err := emit(v, line, itemLines); err != nil {
 			return err
@@ -439,43 +424,122 @@ func (d *decoder) decodeJSON(data []byte, emit emitFunc) error {
 	}
 }
 
-// jsonItemOffsets returns the byte offset of each element of the top-level
-// object's "items" array in raw, which is known to be valid JSON.
-func jsonItemOffsets(raw []byte) []int {
+// validJSON takes any JSON value without keeping it: decoding into it only
+// checks the syntax.
+type validJSON struct{}
+
+func (*validJSON) UnmarshalJSON([]byte) error { return nil }
+
+// jsonTop decodes one top-level value, known to be valid JSON, that starts
+// on line. The elements of an object's "items" array — the objects of a List,
+// which can number in the tens of thousands — are decoded in parallel, and
+// the line of each is returned.
+func (d *decoder) jsonTop(raw []byte, line int) (any, []int, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
-	}
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return nil
+	dec.UseNumber()
+	if raw[0] != '{' {
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, d.errorf(line, "malformed JSON: %v", err)
 		}
-		if key != "items" {
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return nil
+		v, err := d.jsonValue(v, 1, line)
+		return v, nil, err
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, d.errorf(line, "malformed JSON: %v", err)
+	}
+	obj := map[string]any{}
+	var items [][2]int // byte ranges in raw
+	hasItems := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, d.errorf(line, "malformed JSON: %v", err)
+		}
+		key, _ := t.(string)
+		if key == "items" && peek(raw, int(dec.InputOffset())) == '[' {
+			if _, err := dec.Token(); err != nil {
+				return nil, nil, d.errorf(line, "malformed JSON: %v", err)
 			}
+			items, hasItems = items[:0], true
+			for dec.More() {
+				start := skipSpace(raw, int(dec.InputOffset()))
+				for start < len(raw) && raw[start] == ',' {
+					start = skipSpace(raw, start+1)
+				}
+				var valid validJSON
+				if err := dec.Decode(&valid); err != nil {
+					return nil, nil, d.errorf(line, "malformed JSON: %v", err)
+				}
+				items = append(items, [2]int{start, int(dec.InputOffset())})
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, nil, d.errorf(line, "malformed JSON: %v", err)
+			}
+			obj["items"] = nil // keeps the key's place if a later one replaces it
 			continue
 		}
-		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-			return nil
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, d.errorf(line, "malformed JSON: %v", err)
 		}
-		var offs []int
-		for dec.More() {
-			off := int(dec.InputOffset())
-			for off < len(raw) && (raw[off] == ',' || raw[off] == ' ' || raw[off] == '\t' || raw[off] == '\r' || raw[off] == '\n') {
-				off++
-			}
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return nil
-			}
-			offs = append(offs, off)
+		if v, err = d.jsonValue(v, 2, line); err != nil {
+			return nil, nil, err
 		}
-		return offs
+		if key == "items" {
+			hasItems = false // a later "items" wins, as in encoding/json
+		}
+		obj[key] = v
 	}
-	return nil
+	if !hasItems {
+		return obj, nil, nil
+	}
+	sub := lineCounter{data: raw}
+	itemLines := make([]int, len(items))
+	for i, r := range items {
+		itemLines[i] = line - 1 + sub.at(r[0])
+	}
+	values := make([]any, len(items))
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), len(items))
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(items); i += workers {
+				id := json.NewDecoder(bytes.NewReader(raw[items[i][0]:items[i][1]]))
+				id.UseNumber()
+				var v any
+				if err := id.Decode(&v); err != nil {
+					errs[i] = d.errorf(itemLines[i], "malformed JSON: %v", err)
+					continue
+				}
+				values[i], errs[i] = d.jsonValue(v, 3, itemLines[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	obj["items"] = values
+	return obj, itemLines, nil
+}
+
+// peek returns the first byte of the value after a key that ends at off,
+// skipping the colon and white space.
+func peek(raw []byte, off int) byte {
+	off = skipSpace(raw, off)
+	if off < len(raw) && raw[off] == ':' {
+		off = skipSpace(raw, off+1)
+	}
+	if off < len(raw) {
+		return raw[off]
+	}
+	return 0
 }
 
 func (d *decoder) jsonError(err error, data []byte, lines *lineCounter) error {
