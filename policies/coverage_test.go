@@ -163,7 +163,7 @@ func TestGDPRDoc(t *testing.T) {
 	b.WriteString("- `GDPR-ART44-PERSONAL-DATA-IN-EEA` is stricter for resources tagged as holding personal data: they stay in the EEA, ")
 	b.WriteString("because an adequacy decision can fall overnight (Safe Harbor in 2015, the Privacy Shield in 2020).\n")
 	b.WriteString("- `GDPR-ART44-REPLICATION-EUROPE` checks the destinations of bucket replication. CEL cannot look regions up in the table, ")
-	b.WriteString("so it matches the providers' European region names (aws `eu-*`, gcp `europe-*`, the European Azure regions, OTC `eu-*`); ")
+	b.WriteString("so it matches the providers' European region names (AWS `eu-*` and `eusc-*`, Google Cloud `europe-*`, the European Azure regions, OTC `eu-*`, STACKIT `eu01`, `eu02`, IONOS `de/`, `es/`, `fr/`, `gb/`); ")
 	b.WriteString("destinations the source did not know are not checked.\n\n")
 	b.WriteString(tagsSection)
 	b.WriteString("## Provisions\n\n| Provision | Title | Rules |\n|---|---|---|\n")
