@@ -38,7 +38,7 @@ func deps() cli.Deps {
 			return source.Read(ctx, paths, source.Options{MaxInputSize: o.MaxInputSize, Stdin: o.Stdin})
 		},
 		WriteReport: func(ctx context.Context, w io.Writer, format string, res *rules.Result, o cli.ReportOptions) error {
-			return report.Write(ctx, w, format, res, report.Options{Color: o.Color, ToolVersion: o.ToolVersion, Now: func() time.Time { return o.Now }})
+			return report.Write(ctx, w, format, res, report.Options{Color: o.Color, ToolVersion: o.ToolVersion, ShowUnsupported: o.ShowUnsupported, Now: func() time.Time { return o.Now }})
 		},
 		Formats:   report.Formats,
 		Packs:     policies.FS,

@@ -37,6 +37,8 @@ type ReportOptions struct {
 	Color       bool
 	ToolVersion string
 	Now         time.Time
+	// ShowUnsupported lists unmodelled types in the table, not only their count.
+	ShowUnsupported bool
 }
 
 // Deps are what the commands need from the rest of hoheit; main wires the

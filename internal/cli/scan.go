@@ -140,7 +140,7 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 		return err
 	}
 	color := f.color == "always" || (f.color == "auto" && f.output == "" && d.IsTerminal(d.Stdout))
-	if err := d.WriteReport(ctx, w, f.format, res, ReportOptions{Color: color, ToolVersion: d.Version, Now: d.Now()}); err != nil {
+	if err := d.WriteReport(ctx, w, f.format, res, ReportOptions{Color: color, ToolVersion: d.Version, Now: d.Now(), ShowUnsupported: f.showUnsupported}); err != nil {
 		_ = closeOut()
 		return fmt.Errorf("writing the %s report: %w", f.format, err)
 	}
@@ -149,15 +149,12 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	}
 	if f.showUnsupported && f.format != "table" {
 		writeUnsupported(d.Stderr, estate)
-	} else if !f.quiet && len(estate.Unsupported) > 0 && f.format != "table" {
+	} else if !f.quiet && len(estate.Unsupported) > 0 && f.format != "table" && f.output != "" {
 		n := 0
 		for _, u := range estate.Unsupported {
 			n += u.Count
 		}
 		fmt.Fprintf(d.Stderr, "%d resources of %d types are not modelled yet and were not checked (--show-unsupported lists them)\n", n, len(estate.Unsupported))
-	}
-	if f.showUnsupported && f.format == "table" {
-		writeUnsupported(d.Stdout, estate)
 	}
 	return scanExit(d, res, failOn)
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// ToolVersion is hoheit's version, written into every format that has a
 	// place for it. Empty means "dev".
 	ToolVersion string
+	// ShowUnsupported lists the native types hoheit does not model in the
+	// table; otherwise it gives only their count. Other formats always
+	// carry the list.
+	ShowUnsupported bool
 	// Now gives the scan time written into the report. Nil means time.Now;
 	// tests set it for deterministic output.
 	Now func() time.Time

@@ -87,9 +87,10 @@ func TestGolden(t *testing.T) {
 			})
 		}
 	}
-	t.Run("sample/table-color", func(t *testing.T) {
+	t.Run("sample/table-color-unsupported", func(t *testing.T) {
 		opts := testOptions
 		opts.Color = true
+		opts.ShowUnsupported = true
 		compareGolden(t, "sample-color.table", render(t, "table", sampleResult(), opts))
 	})
 }

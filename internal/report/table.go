@@ -52,7 +52,7 @@ func (p painter) paint(style, s string) string {
 func writeTable(w io.Writer, d *document, opts Options) error {
 	bw := bufio.NewWriter(w)
 	p := painter(opts.Color)
-	t := &tableWriter{w: bw, p: p}
+	t := &tableWriter{w: bw, p: p, showUnsupported: opts.ShowUnsupported}
 
 	t.line("%s %s  %s  %s", p.paint(ansiBold, ToolName), d.Tool.Version,
 		p.paint(ansiDim, "scan "+d.now.Format("2006-01-02 15:04 MST")),
@@ -105,9 +105,10 @@ func writeTable(w io.Writer, d *document, opts Options) error {
 }
 
 type tableWriter struct {
-	w   *bufio.Writer
-	p   painter
-	err error
+	w               *bufio.Writer
+	p               painter
+	err             error
+	showUnsupported bool
 }
 
 func (t *tableWriter) line(format string, args ...any) {
@@ -192,12 +193,17 @@ func (t *tableWriter) summary(d *document) {
 			t.line("  %s  expired %s  %s%s", oneLine(x.Rule), x.Expires, oneLine(x.Justification), where)
 		}
 	}
-	if len(d.Unsupported) > 0 {
+	switch {
+	case len(d.Unsupported) > 0 && t.showUnsupported:
 		t.line("")
 		t.line("%s", p.paint(ansiBold, "Unsupported types (not checked)"))
 		for _, u := range d.Unsupported {
 			t.line("  %-10s %-40s %d", oneLine(u.Provider), oneLine(u.NativeType), u.Count)
 		}
+	case len(d.Unsupported) > 0:
+		t.line("")
+		t.line("%s", p.paint(ansiDim, fmt.Sprintf("%s of %s not modelled yet and not checked: --show-unsupported lists them",
+			plural(d.Summary.UnsupportedResources, "resource"), plural(d.Summary.UnsupportedTypes, "type"))))
 	}
 }
 
