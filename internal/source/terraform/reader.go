@@ -37,7 +37,7 @@ func Detect(data []byte) (kind string, ok bool) {
 				return errStop
 			}
 		}
-		return d.skip()
+		return d.skipFast()
 	})
 	switch {
 	case kind != "":
@@ -195,7 +195,7 @@ func (p *parser) walk(send func(job)) error {
 	// skips it.
 	capture := func(dst *map[string]any) error {
 		start, depth := d.pos, d.depth
-		if err := d.skip(); err != nil {
+		if err := d.skipFast(); err != nil {
 			return err
 		}
 		if p.data[start] == '{' {
@@ -232,7 +232,7 @@ func (p *parser) walk(send func(job)) error {
 		case "prior_state", "resource_drift", "output_changes":
 			p.kind = KindPlan
 		}
-		return d.skip()
+		return d.skipFast()
 	})
 	if err != nil {
 		return err
@@ -246,7 +246,7 @@ func (p *parser) walkValues(d *decoder, path string, capture func(*map[string]an
 		if string(k) == "root_module" {
 			return p.walkModule(d, path+".root_module", capture)
 		}
-		return d.skip()
+		return d.skipFast()
 	})
 }
 
@@ -262,7 +262,7 @@ func (p *parser) walkModule(d *decoder, path string, capture func(*map[string]an
 				return p.walkModule(d, path+".child_modules["+strconv.Itoa(i)+"]", capture)
 			})
 		}
-		return d.skip()
+		return d.skipFast()
 	})
 }
 
@@ -289,7 +289,7 @@ func (p *parser) walkResource(d *decoder, path string, capture func(*map[string]
 		case "values":
 			err = capture(&r.values)
 		default:
-			err = d.skip()
+			err = d.skipFast()
 		}
 		return err
 	})
@@ -315,16 +315,16 @@ func (p *parser) walkChanges(d *decoder, capture func(*map[string]any) error) er
 				mode, err = d.readString()
 			case "deposed":
 				c.deposed = true
-				err = d.skip()
+				err = d.skipFast()
 			case "change":
 				err = d.fields(func(k []byte) error {
 					if string(k) == "after_unknown" {
 						return capture(&c.unknown)
 					}
-					return d.skip()
+					return d.skipFast()
 				})
 			default:
-				err = d.skip()
+				err = d.skipFast()
 			}
 			return err
 		})
