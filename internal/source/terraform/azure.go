@@ -580,7 +580,12 @@ func azureNSG(n *native) *inventory.Resource {
 	}
 	var rules []any
 	for i := range n.list("security_rule") {
-		rules = append(rules, azureRules(n, "security_rule."+strconv.Itoa(i)+".")...)
+		p := "security_rule." + strconv.Itoa(i) + "."
+		if azureRuleUnknown(n, p) {
+			m.unknown("rules")
+			return m.r
+		}
+		rules = append(rules, azureRules(n, p)...)
 	}
 	if rules == nil {
 		rules = []any{}
@@ -595,12 +600,25 @@ func azureNSGRule(n *native, target *inventory.Resource) {
 	if target.IsUnknown("rules") {
 		return
 	}
-	if n.unknown("access") || n.unknown("direction") || n.unknown("source_address_prefix") || n.unknown("source_address_prefixes") ||
-		n.unknown("destination_port_range") || n.unknown("destination_port_ranges") || n.unknown("protocol") {
+	if azureRuleUnknown(n, "") {
 		m.unknown("rules")
 		return
 	}
 	appendList(target, "rules", azureRules(n, "")...)
+}
+
+// azureRuleUnknown reports whether a part of the rule at prefix that
+// decides what it lets through is known only after apply.
+func azureRuleUnknown(n *native, prefix string) bool {
+	for _, a := range []string{"access", "direction", "protocol", "priority",
+		"source_address_prefix", "source_address_prefixes", "source_application_security_group_ids",
+		"destination_address_prefix", "destination_address_prefixes", "destination_application_security_group_ids",
+		"destination_port_range", "destination_port_ranges"} {
+		if n.unknown(prefix + a) {
+			return true
+		}
+	}
+	return false
 }
 
 // azureRules turns one NSG rule (inline at prefix, or a standalone rule at
@@ -1004,9 +1022,22 @@ func (m mapping) atRestKey(fallback string, blocks []string, keys ...keyAttr) {
 		return
 	}
 	for _, k := range keys {
-		id, later := m.n.str(k.path), later(m.n, k.path)
-		if id == "" && !later {
-			continue
+		id, later := m.n.str(k.path), false
+		if id == "" {
+			if !m.n.unknown(k.path) {
+				continue
+			}
+			switch planned(m.n, k.path) {
+			case leftOut:
+				continue
+			case undetermined:
+				m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+				if _, always := m.r.Get("encryption.at_rest.enabled"); !always {
+					m.unknown("encryption.at_rest.enabled")
+				}
+				return
+			}
+			later = true
 		}
 		setOverride(m.r, "encryption.at_rest.enabled", true)
 		setOverride(m.r, "encryption.at_rest.key_manager", k.manager)
@@ -1025,12 +1056,73 @@ func (m mapping) atRestKey(fallback string, blocks []string, keys ...keyAttr) {
 	}
 }
 
-// later reports whether the value at path is set by the configuration but
-// known only after apply (a reference to a resource created in the same
-// plan): a value will come, only not which. A computed attribute the
-// configuration leaves out is absent instead; the provider's default
-// applies. Without a configuration (state) nothing is known only later.
-func later(n *native, path string) bool { return n.unknown(path) && n.configured(path) }
+// How the configuration sets a value the plan shows as unknown.
+const (
+	// undetermined: the configuration cannot tell (there is none, or the
+	// value sits in a block the plan's configuration does not show).
+	undetermined = iota
+	// setLater: the configuration sets it, to a value known only after
+	// apply (a reference to a resource created in the same plan).
+	setLater
+	// leftOut: the configuration leaves it out; the provider computes it
+	// or its default applies.
+	leftOut
+)
+
+// planned tells how the configuration sets the unknown value at path. A
+// nested path is judged by the block around it, and only where that block
+// is written out: dynamic blocks and attribute-mode blocks are missing from
+// the plan's configuration (hashicorp/terraform#28346, #29022), so their
+// absence proves nothing. A top-level path must name an attribute, not a
+// block, for the same reason.
+func planned(n *native, path string) int {
+	if n.Config == nil {
+		return undetermined
+	}
+	parent, leaf := "", path
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		parent, leaf = path[:i], path[i+1:]
+	}
+	var block any = n.Config
+	if parent != "" {
+		block = lookup(n.Config, parent)
+	}
+	m, ok := block.(map[string]any)
+	if !ok {
+		return undetermined
+	}
+	if _, ok := m["references"]; ok {
+		return setLater // an expression sets the whole attribute
+	}
+	if cv, ok := m["constant_value"]; ok {
+		m, _ = cv.(map[string]any)
+	}
+	if _, ok := m[leaf]; ok {
+		return setLater
+	}
+	return leftOut
+}
+
+// plannedBool sets attr true when the value at path is set (a password,
+// say), now or after apply, false when it is not, unknown when that
+// cannot be told.
+func (m mapping) plannedBool(attr, path string) {
+	switch {
+	case m.n.str(path) != "" || len(m.n.list(path)) > 0:
+		setOverride(m.r, attr, true)
+	case !m.n.unknown(path):
+		setOverride(m.r, attr, false)
+	default:
+		switch planned(m.n, path) {
+		case setLater:
+			setOverride(m.r, attr, true)
+		case leftOut:
+			setOverride(m.r, attr, false)
+		default:
+			m.r.SetUnknown(attr)
+		}
+	}
+}
 
 // boolAttr copies the bool at path, def if it is absent.
 func (m mapping) boolAttr(attr, path string, def bool) {

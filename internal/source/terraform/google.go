@@ -388,6 +388,10 @@ func googleFirewall(n *native) *inventory.Resource {
 	for _, action := range []string{"allow", "deny"} {
 		for i := range n.list(action) {
 			p := action + "." + strconv.Itoa(i) + "."
+			if n.unknown(p+"protocol") || n.unknown(p+"ports") {
+				m.unknown("rules")
+				return m.r
+			}
 			protocol := ruleProtocol(n.str(p + "protocol"))
 			ports := stringsAt(n, p+"ports")
 			if len(ports) == 0 || protocol == "all" || protocol == "icmp" {
