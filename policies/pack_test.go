@@ -202,8 +202,23 @@ func TestPackShape(t *testing.T) {
 			checkGolden(t, r)
 		})
 	}
+	// A case file whose rule was renamed or removed would never run.
+	for _, pack := range Packs {
+		entries, err := fs.ReadDir(FS, path.Join(pack, "testdata"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if want := path.Join(pack, e.Name()); seen[strings.ToUpper(strings.TrimSuffix(e.Name(), ".yaml"))] != want {
+				t.Errorf("%s/testdata/%s has no rule %s", pack, e.Name(), want)
+			}
+		}
+	}
 }
 
+// checkGolden checks a rule's case file: it names the rule, its cases have
+// unique names, known verdicts and the rule's types, and at least one case
+// passes and one fails.
 func checkGolden(t *testing.T, r *packRule) {
 	file := path.Join(r.pack, "testdata", strings.ToLower(r.ID)+".yaml")
 	if _, err := fs.Stat(FS, file); err != nil {
