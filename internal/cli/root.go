@@ -28,6 +28,8 @@ const (
 // ReadOptions limit what a scan reads.
 type ReadOptions struct {
 	MaxInputSize int64
+	// MaxDepth is the deepest nesting of objects and lists an input may have.
+	MaxDepth int
 	// Stdin is read for the path "-".
 	Stdin io.Reader
 }

@@ -24,6 +24,7 @@ type scanFlags struct {
 	exceptions      string
 	showUnsupported bool
 	maxInputSize    int64
+	maxDepth        int
 	color           string
 	quiet           bool
 	cpuProfile      string
@@ -64,6 +65,7 @@ report names the failed input).`,
 	fl.StringVar(&f.exceptions, "exceptions", "", "accepted risks: a YAML `FILE` of exceptions (see docs/rules.md#exceptions)")
 	fl.BoolVar(&f.showUnsupported, "show-unsupported", false, "list the resource types hoheit does not model yet")
 	fl.Int64Var(&f.maxInputSize, "max-input-size", 512<<20, "refuse input files larger than this many `BYTES`")
+	fl.IntVar(&f.maxDepth, "max-depth", 512, "refuse inputs nested deeper than this many `LEVELS`")
 	fl.StringVar(&f.color, "color", "auto", "colour in the table: auto, always, never")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress messages on stderr")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE` (for performance reports)")
@@ -109,7 +111,7 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	}
 	progress := !f.quiet && d.IsTerminal(d.Stderr)
 	start := d.Now()
-	estate, err := d.ReadEstate(ctx, args, ReadOptions{MaxInputSize: f.maxInputSize, Stdin: d.Stdin})
+	estate, err := d.ReadEstate(ctx, args, ReadOptions{MaxInputSize: f.maxInputSize, MaxDepth: f.maxDepth, Stdin: d.Stdin})
 	if err != nil {
 		return usageError("%v", err)
 	}
@@ -203,6 +205,7 @@ func writeUnsupported(w io.Writer, e *inventory.Estate) {
 
 func newInventoryCmd(d *Deps) *cobra.Command {
 	var maxInputSize int64
+	var maxDepth int
 	var typ []string
 	var native bool
 	cmd := &cobra.Command{
@@ -223,7 +226,7 @@ value shown here.`,
 					return usageError("unknown type %q; the normalized types are %s", t, strings.Join(inventory.TypeNames(), ", "))
 				}
 			}
-			e, err := d.ReadEstate(cmd.Context(), args, ReadOptions{MaxInputSize: maxInputSize, Stdin: d.Stdin})
+			e, err := d.ReadEstate(cmd.Context(), args, ReadOptions{MaxInputSize: maxInputSize, MaxDepth: maxDepth, Stdin: d.Stdin})
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -255,6 +258,7 @@ value shown here.`,
 		},
 	}
 	cmd.Flags().Int64Var(&maxInputSize, "max-input-size", 512<<20, "refuse input files larger than this many `BYTES`")
+	cmd.Flags().IntVar(&maxDepth, "max-depth", 512, "refuse inputs nested deeper than this many `LEVELS`")
 	cmd.Flags().StringSliceVar(&typ, "type", nil, "only resources of this normalized `TYPE`")
 	cmd.Flags().BoolVar(&native, "native", true, "include the provider's own attributes")
 	return cmd

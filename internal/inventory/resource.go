@@ -180,6 +180,9 @@ type Input struct {
 	Kind      string `json:"kind,omitempty"`
 	Resources int    `json:"resources"`
 	Error     string `json:"error,omitempty"`
+	// Skipped says why a file found in a directory was not read: it is
+	// well-formed but no plan, state, manifest or snapshot.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Add appends resources to the estate.

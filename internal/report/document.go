@@ -56,6 +56,7 @@ type summary struct {
 	ExpiredExceptions    int            `json:"expired_exceptions"`
 	Inputs               int            `json:"inputs"`
 	InputsFailed         int            `json:"inputs_failed"`
+	InputsSkipped        int            `json:"inputs_skipped"`
 	UnsupportedTypes     int            `json:"unsupported_types"`
 	UnsupportedResources int            `json:"unsupported_resources"`
 }
@@ -65,6 +66,7 @@ type input struct {
 	Kind      string `json:"kind,omitempty"`
 	Resources int    `json:"resources"`
 	Error     string `json:"error,omitempty"`
+	Skipped   string `json:"skipped,omitempty"`
 }
 
 type unsupported struct {
@@ -188,6 +190,9 @@ func newDocument(res *rules.Result, opts Options) *document {
 			d.Inputs = append(d.Inputs, input(in))
 			if in.Error != "" {
 				s.InputsFailed++
+			}
+			if in.Skipped != "" {
+				s.InputsSkipped++
 			}
 		}
 		for _, u := range e.Unsupported {

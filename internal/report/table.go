@@ -170,8 +170,8 @@ func (t *tableWriter) summary(d *document) {
 	t.line("  checks %d · passed %d · failed %s (%s)", s.Checks, s.Passed, failed, strings.Join(bySev, ", "))
 	t.line("  suppressed %d · errors %d · unknown before apply %d · expired exceptions %d",
 		s.Suppressed, s.Errors, s.Unknown, s.ExpiredExceptions)
-	t.line("  inputs %d, failed %d · unsupported types %d (%s)",
-		s.Inputs, s.InputsFailed, s.UnsupportedTypes, plural(s.UnsupportedResources, "resource"))
+	t.line("  inputs %d, failed %d, skipped %d · unsupported types %d (%s)",
+		s.Inputs, s.InputsFailed, s.InputsSkipped, s.UnsupportedTypes, plural(s.UnsupportedResources, "resource"))
 
 	if s.InputsFailed > 0 {
 		t.line("")

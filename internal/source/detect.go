@@ -42,13 +42,13 @@ func detect(file string, data []byte, maxDepth int) (string, error) {
 		return "", fmt.Errorf("%s: the input is empty", file)
 	}
 	if trimmed[0] == '[' {
-		return "", fmt.Errorf("%s: the input is a JSON list; hoheit reads Terraform plans and state (terraform show -json), Kubernetes manifests and hoheit snapshots, which are JSON objects", file)
+		return "", notInput("%s: the input is a JSON list; hoheit reads Terraform plans and state (terraform show -json), Kubernetes manifests and hoheit snapshots, which are JSON objects", file)
 	}
 	if trimmed[0] != '{' {
 		if yamlHasKind(data) {
 			return KindKubernetes, nil
 		}
-		return "", fmt.Errorf("%s: no document has top-level apiVersion and kind, so this is not a Kubernetes manifest (nor a Terraform plan, state or hoheit snapshot, which are JSON); remove it from the paths to scan", file)
+		return "", notInput("%s: no document has top-level apiVersion and kind, so this is not a Kubernetes manifest (nor a Terraform plan, state or hoheit snapshot, which are JSON); remove it from the paths to scan", file)
 	}
 	keys, err := topLevelKeys(data, maxDepth)
 	if err != nil {
@@ -73,8 +73,17 @@ func detect(file string, data []byte, maxDepth int) (string, error) {
 	if len(names) > 8 {
 		names = append(names[:8], "...")
 	}
-	return "", fmt.Errorf("%s: a JSON object with keys %s is not a Terraform plan or state (terraform show -json), a Kubernetes object (apiVersion, kind) or a hoheit snapshot (hoheit_snapshot); remove it from the paths to scan", file, strings.Join(names, ", "))
+	return "", notInput("%s: a JSON object with keys %s is not a Terraform plan or state (terraform show -json), a Kubernetes object (apiVersion, kind) or a hoheit snapshot (hoheit_snapshot); remove it from the paths to scan", file, strings.Join(names, ", "))
 }
+
+// notInputError is a well-formed file that is no kind of input hoheit reads
+// (a values.yaml, a package.json, ...). Found in a directory, it is
+// skipped; named explicitly, it fails.
+type notInputError struct{ msg string }
+
+func (e *notInputError) Error() string { return e.msg }
+
+func notInput(format string, a ...any) error { return &notInputError{msg: fmt.Sprintf(format, a...)} }
 
 // depthError reports input nested deeper than the limit. Its message starts
 // with the line, to follow "file:".

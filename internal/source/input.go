@@ -16,6 +16,9 @@ type input struct {
 	path  string
 	stdin bool
 	err   error
+	// walked is set for a file found in a directory rather than named: it
+	// is skipped, not failed, when it is no kind of input hoheit reads.
+	walked bool
 }
 
 func (in input) display() string {
@@ -94,7 +97,7 @@ func expand(paths []string) []input {
 				return nil
 			}
 			found++
-			add(input{path: path})
+			add(input{path: path, walked: true})
 			return nil
 		})
 		if err != nil {

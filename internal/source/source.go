@@ -111,7 +111,7 @@ feed:
 	var manifests []*kubernetes.Manifests
 	read := 0
 	for i, r := range results {
-		in := inventory.Input{Path: inputs[i].display(), Kind: r.kind, Error: r.err}
+		in := inventory.Input{Path: inputs[i].display(), Kind: r.kind, Error: r.err, Skipped: r.skipped}
 		switch {
 		case r.err != "":
 		case r.manifests != nil:
@@ -144,6 +144,7 @@ feed:
 type result struct {
 	kind      string
 	err       string
+	skipped   string
 	estate    *inventory.Estate
 	manifests *kubernetes.Manifests
 }
@@ -162,6 +163,10 @@ func readOne(ctx context.Context, in input, opts Options) result {
 		return result{err: err.Error()}
 	}
 	kind, err := detect(name, data, opts.MaxDepth)
+	var ni *notInputError
+	if in.walked && errors.As(err, &ni) {
+		return result{skipped: ni.msg}
+	}
 	if err != nil {
 		return result{err: err.Error()}
 	}
