@@ -44,8 +44,8 @@ if [[ "${SKIP_TRIVY:-0}" != 1 ]]; then
 	"$root/bench/build-trivy.sh" >&2
 fi
 
-# measure LABEL CMD... runs CMD under /usr/bin/time -v and sets wall
-# (seconds), rss (KiB) and status (the command's exit code).
+# measure LABEL CMD... runs CMD under /usr/bin/time -v and sets wall and
+# cpu (user + system, seconds), rss (KiB) and status (the exit code).
 measure() {
 	local label="$1"
 	shift
@@ -56,6 +56,7 @@ measure() {
 		n = split($2, p, ":"); s = 0
 		for (i = 1; i <= n; i++) s = s * 60 + p[i]
 		print s }' "$tf")
+	cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$tf")
 	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tf")
 }
 
@@ -74,6 +75,7 @@ for n in "${sizes[@]}"; do
 
 	# hoheit: exit 1 means findings, not failure.
 	walls=()
+	cpus=()
 	max_rss=0
 	for ((i = 0; i < runs; i++)); do
 		measure "hoheit-$n" "$out/hoheit" scan "$plan" --format json --output /dev/null --quiet
@@ -82,19 +84,23 @@ for n in "${sizes[@]}"; do
 			exit 1
 		fi
 		walls+=("$wall")
+		cpus+=("$cpu")
 		((rss > max_rss)) && max_rss=$rss
 	done
 	h_wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+	h_cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
 	h_rss=$max_rss
 	"$out/hoheit" scan "$plan" --format json --output "$out/hoheit-$n.json" --quiet || true
 	read -r h_found h_unknown h_resources < <("$out/findings" hoheit "$out/hoheit-$n.json")
-	echo "N=$n hoheit: ${h_wall}s ${h_rss}KiB, $h_found findings ($h_unknown unknown) over $h_resources resources" >&2
+	echo "N=$n hoheit: ${h_wall}s wall ${h_cpu}s CPU ${h_rss}KiB, $h_found findings ($h_unknown unknown) over $h_resources resources" >&2
 
 	t_wall_s="skipped" t_rss_s="" t_found="" ratio=""
 	if [[ "${SKIP_TRIVY:-0}" != 1 ]]; then
 		rm -f "$out/trivy-$n.json"
-		# trivy's own --timeout ends the scan; timeout(1) is the backstop.
-		measure "trivy-$n" timeout --signal=KILL "$((trivy_timeout + 60))" \
+		# trivy's own --timeout does not interrupt its plan conversion, so
+		# timeout(1) ends it. --foreground: signal trivy only, so that
+		# timeout reaps it and /usr/bin/time still sees its peak RSS.
+		measure "trivy-$n" timeout --foreground --signal=KILL "$trivy_timeout" \
 			"$trivy" config --quiet --skip-check-update --skip-version-check \
 			--misconfig-scanners terraformplan-json --cache-dir "$root/.cache/trivy" \
 			--timeout "${trivy_timeout}s" --format json --output "$out/trivy-$n.json" "$plan"
@@ -113,10 +119,10 @@ for n in "${sizes[@]}"; do
 		fi
 		echo "N=$n trivy: $t_wall_s $t_rss_s, $t_found findings (exit $status)" >&2
 	fi
-	rows+=("| $n | $(mem $((size / 1024))) | $(secs "$h_wall") | $(mem "$h_rss") | $h_found ($h_unknown unknown) | $t_wall_s | $t_rss_s | $t_found | $ratio |")
+	rows+=("| $n | $(mem $((size / 1024))) | $(secs "$h_wall") | $(secs "$h_cpu") | $(mem "$h_rss") | $h_found ($h_unknown unknown) | $t_wall_s | $t_rss_s | $t_found | $ratio |")
 done
 
 echo
-echo "| resources | plan size | hoheit wall | hoheit peak RSS | hoheit findings | trivy wall | trivy peak RSS | trivy findings | trivy / hoheit |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| resources | plan size | hoheit wall | hoheit CPU | hoheit peak RSS | hoheit findings | trivy wall | trivy peak RSS | trivy findings | trivy / hoheit (wall) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
