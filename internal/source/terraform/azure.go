@@ -167,7 +167,7 @@ func azureStorageAccount(n *native) *inventory.Resource {
 	m.r.Set("replication.regions", []any{})
 	publicAccess, ok := boolAt(n, "public_network_access_enabled")
 	private := (ok && !publicAccess) || strings.EqualFold(n.str("network_rules.0.default_action"), "Deny")
-	m.set("network.private_only", private, "public_network_access_enabled", "network_rules")
+	m.set("network.private_only", private, "public_network_access_enabled", "network_rules.0.default_action")
 	return m.r
 }
 
@@ -553,7 +553,7 @@ func azureCosmosDB(n *native) *inventory.Resource {
 	}
 	m.set("public", open, "public_network_access_enabled", "is_virtual_network_filter_enabled", "ip_range_filter")
 	m.r.Set("backup.enabled", true) // periodic backups are the default
-	if hours, ok := intAt(n, "backup.0.retention_in_hours"); ok || n.unknown("backup") {
+	if hours, ok := intAt(n, "backup.0.retention_in_hours"); ok || m.unknownAny("backup") {
 		m.set("backup.retention_days", hours/24, "backup")
 	}
 	locations := n.list("geo_location")
@@ -614,7 +614,7 @@ func azureRuleUnknown(n *native, prefix string) bool {
 		"source_address_prefix", "source_address_prefixes", "source_application_security_group_ids",
 		"destination_address_prefix", "destination_address_prefixes", "destination_application_security_group_ids",
 		"destination_port_range", "destination_port_ranges"} {
-		if n.unknown(prefix + a) {
+		if unknownBelow(n, prefix+a) {
 			return true
 		}
 	}
@@ -924,7 +924,7 @@ func azureLogProfile(n *native) *inventory.Resource {
 	m.r.Set("integrity_validation", false)
 	m.r.Set("encryption.at_rest.enabled", true)
 	m.r.Set("encryption.at_rest.key_manager", "provider")
-	if on, _ := boolAt(n, "retention_policy.0.enabled"); on || n.unknown("retention_policy") {
+	if on, _ := boolAt(n, "retention_policy.0.enabled"); on || m.unknownAny("retention_policy") {
 		m.intAttr("retention_days", "retention_policy.0.days", 0)
 	}
 	m.r.Set("data_events", false)
@@ -959,11 +959,44 @@ func startMapping(n *native, provider, typ string) mapping {
 	return mapping{n: n, r: r}
 }
 
-// unknownAny reports whether any of the native paths is unknown.
+// unknownAny reports whether anything at or below one of the native
+// paths is unknown: an attribute derived from a block depends on all of it.
 func (m mapping) unknownAny(paths ...string) bool {
 	for _, p := range paths {
-		if m.n.unknown(p) {
+		if unknownBelow(m.n, p) {
 			return true
+		}
+	}
+	return false
+}
+
+// unknownBelow reports whether the value at path, a block or list around
+// it, or anything inside it is known only after apply.
+func unknownBelow(n *native, path string) bool {
+	if n.unknown(path) {
+		return true
+	}
+	return anyTrue(lookup(n.Unknown, path), 0)
+}
+
+func anyTrue(v any, depth int) bool {
+	if depth > 64 {
+		return true // deeper than any schema: do not trust it
+	}
+	switch x := v.(type) {
+	case bool:
+		return x
+	case map[string]any:
+		for _, e := range x {
+			if anyTrue(e, depth+1) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if anyTrue(e, depth+1) {
+				return true
+			}
 		}
 	}
 	return false
@@ -1014,7 +1047,13 @@ type keyAttr struct {
 // of the blocks holding the attributes is unknown as a whole, so is the
 // key. An empty fallback leaves the attributes alone when no key is set.
 func (m mapping) atRestKey(fallback string, blocks []string, keys ...keyAttr) {
-	if m.unknownAny(blocks...) {
+	// Only a block unknown as a whole hides the key; an unknown key
+	// attribute inside it is handled below.
+	whole := false
+	for _, b := range blocks {
+		whole = whole || m.n.unknown(b)
+	}
+	if whole {
 		m.unknown("encryption.at_rest.key_manager", "encryption.at_rest.key_id")
 		if _, always := m.r.Get("encryption.at_rest.enabled"); !always {
 			m.unknown("encryption.at_rest.enabled")

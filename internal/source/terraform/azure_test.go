@@ -361,6 +361,146 @@ func checkUnknownNeverFalse(t *testing.T, cases []mapperCase) {
 	}
 }
 
+// TestUnknownLeavesNeverFalse maps every case once for each of its
+// values (blocks, lists and scalars at any depth) made unknown on its
+// own, as a plan shows a value that refers to a resource not yet created.
+// Whatever attribute comes out different from the fully known case must
+// be marked unknown.
+func TestUnknownLeavesNeverFalse(t *testing.T) {
+	mappers, joiners := registry()
+	for _, p := range []string{"azure", "google", "openstack"} {
+		cases := readCases(t, filepath.Join("testdata", p+"_mappers.json"))
+		index := map[string]mapperCase{}
+		for _, c := range cases {
+			index[c.Address] = c
+		}
+		run := func(c mapperCase) *inventory.Resource {
+			if m, ok := mappers[c.Type]; ok {
+				return m(c.native())
+			}
+			tc, ok := index[c.Target]
+			if !ok {
+				return nil
+			}
+			target := mappers[tc.Type](tc.native())
+			if target != nil {
+				joiners[c.Type].Apply(c.native(), target)
+			}
+			return target
+		}
+		for _, c := range cases {
+			known := run(c)
+			if known == nil {
+				continue
+			}
+			for _, path := range nodePaths(c.Values, nil) {
+				v := c
+				v.Values = withoutPath(c.Values, path).(map[string]any)
+				v.Unknown = mergeUnknown(c.Unknown, unknownAt(path))
+				got := run(v)
+				if got == nil {
+					continue
+				}
+				for attr, want := range leaves(known.Attrs, "") {
+					w, ok := leaves(got.Attrs, "")[attr]
+					if ok && reflect.DeepEqual(want, w) || got.IsUnknown(attr) {
+						continue
+					}
+					t.Errorf("%s with %v unknown: %s is %v, not unknown (known: %v)", c.Address, path, attr, w, want)
+				}
+			}
+		}
+	}
+}
+
+// nodePaths lists the path of every value below v: map keys and list
+// indexes.
+func nodePaths(v any, prefix []any) [][]any {
+	var out [][]any
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			p := append(append([]any{}, prefix...), k)
+			out = append(out, p)
+			out = append(out, nodePaths(e, p)...)
+		}
+	case []any:
+		for i, e := range x {
+			p := append(append([]any{}, prefix...), i)
+			out = append(out, p)
+			out = append(out, nodePaths(e, p)...)
+		}
+	}
+	return out
+}
+
+// withoutPath copies v with the value at path removed (a list element
+// becomes null, keeping the indexes of the others).
+func withoutPath(v any, path []any) any {
+	if len(path) == 0 {
+		return nil
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = e
+		}
+		k, _ := path[0].(string)
+		if len(path) == 1 {
+			delete(out, k)
+		} else if e, ok := x[k]; ok {
+			out[k] = withoutPath(e, path[1:])
+		}
+		return out
+	case []any:
+		out := append([]any{}, x...)
+		if i, ok := path[0].(int); ok && i < len(out) {
+			out[i] = withoutPath(x[i], path[1:])
+		}
+		return out
+	}
+	return v
+}
+
+// unknownAt builds after_unknown with true at path.
+func unknownAt(path []any) any {
+	if len(path) == 0 {
+		return true
+	}
+	switch k := path[0].(type) {
+	case string:
+		return map[string]any{k: unknownAt(path[1:])}
+	case int:
+		l := make([]any, k+1)
+		for i := range l {
+			l[i] = map[string]any{}
+		}
+		l[k] = unknownAt(path[1:])
+		return l
+	}
+	return true
+}
+
+// mergeUnknown overlays b on the case's own after_unknown a.
+func mergeUnknown(a map[string]any, b any) map[string]any {
+	out := map[string]any{}
+	for k, v := range a {
+		out[k] = v
+	}
+	bm, _ := b.(map[string]any)
+	for k, v := range bm {
+		if am, ok := out[k].(map[string]any); ok {
+			if vm, ok := v.(map[string]any); ok {
+				out[k] = mergeUnknown(am, vm)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
 // leaves flattens objects to dotted paths; lists are leaves.
 func leaves(m map[string]any, prefix string) map[string]any {
 	out := map[string]any{}

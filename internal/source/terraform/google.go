@@ -125,7 +125,7 @@ func googleGrantPublic(n *native, target *inventory.Resource, attr string) {
 	if v, _ := target.Get(attr); v == true {
 		return
 	}
-	if n.unknown("member") || n.unknown("members") || n.unknown("policy_data") {
+	if unknownBelow(n, "member") || unknownBelow(n, "members") || unknownBelow(n, "policy_data") {
 		target.SetUnknown(attr)
 		return
 	}
@@ -161,7 +161,7 @@ func googleBucketACL(n *native, target *inventory.Resource) {
 	if s, _ := target.Native["public_access_prevention"].(string); strings.EqualFold(s, "enforced") {
 		return
 	}
-	if n.unknown("predefined_acl") || n.unknown("role_entity") {
+	if unknownBelow(n, "predefined_acl") || unknownBelow(n, "role_entity") {
 		target.SetUnknown("public")
 		return
 	}
@@ -182,7 +182,7 @@ func googleBucketACL(n *native, target *inventory.Resource) {
 func googleInstance(n *native) *inventory.Resource {
 	m := googleStart(n, "compute.instance")
 	m.set("machine_type", lastSegment(n.str("machine_type")), "machine_type")
-	m.set("image", n.str("boot_disk.0.initialize_params.0.image"), "boot_disk")
+	m.set("image", n.str("boot_disk.0.initialize_params.0.image"), "boot_disk.0.initialize_params.0.image")
 	if m.unknownAny("confidential_instance_config") {
 		m.unknown("confidential_computing")
 	} else {
@@ -193,16 +193,19 @@ func googleInstance(n *native) *inventory.Resource {
 	m.boolAttr("secure_boot.enabled", "shielded_instance_config.0.enable_secure_boot", false)
 	m.boolAttr("secure_boot.vtpm", "shielded_instance_config.0.enable_vtpm", true)
 	m.boolAttr("secure_boot.integrity_monitoring", "shielded_instance_config.0.enable_integrity_monitoring", true)
-	if m.unknownAny("network_interface") {
+	// Whether an interface has an access config is known even while its
+	// address is not.
+	public, later := false, n.unknown("network_interface")
+	for i := range n.list("network_interface") {
+		p := "network_interface." + strconv.Itoa(i) + "."
+		later = later || n.unknown(p+"access_config") || n.unknown(p+"ipv6_access_config")
+		if len(n.list(p+"access_config")) > 0 || len(n.list(p+"ipv6_access_config")) > 0 {
+			public = true
+		}
+	}
+	if later && !public {
 		m.unknown("public_ip")
 	} else {
-		public := false
-		for i := range n.list("network_interface") {
-			p := "network_interface." + strconv.Itoa(i) + "."
-			if len(n.list(p+"access_config")) > 0 || len(n.list(p+"ipv6_access_config")) > 0 {
-				public = true
-			}
-		}
 		m.r.Set("public_ip", public)
 	}
 	// The metadata server needs a header, not a session token.
@@ -357,9 +360,9 @@ func googleFirewall(n *native) *inventory.Resource {
 	}
 	// The ranges of the other direction are computed and often unknown;
 	// they do not matter.
-	deps := []string{"allow", "deny", "direction", "disabled", "source_ranges", "source_tags", "source_service_accounts"}
+	deps := []string{"allow", "deny", "direction", "disabled", "priority", "source_ranges", "source_tags", "source_service_accounts"}
 	if direction == "egress" {
-		deps = []string{"allow", "deny", "direction", "disabled", "destination_ranges"}
+		deps = []string{"allow", "deny", "direction", "disabled", "priority", "destination_ranges"}
 	}
 	if m.unknownAny(deps...) {
 		m.unknown("rules")
@@ -388,7 +391,7 @@ func googleFirewall(n *native) *inventory.Resource {
 	for _, action := range []string{"allow", "deny"} {
 		for i := range n.list(action) {
 			p := action + "." + strconv.Itoa(i) + "."
-			if n.unknown(p+"protocol") || n.unknown(p+"ports") {
+			if unknownBelow(n, p+"protocol") || unknownBelow(n, p+"ports") {
 				m.unknown("rules")
 				return m.r
 			}

@@ -205,10 +205,17 @@ func openstackInstance(n *native) *inventory.Resource {
 		m.unknown("confidential_computing", "encryption.at_rest.enabled", "encryption.at_rest.key_manager")
 	}
 	m.r.Set("secure_boot.integrity_monitoring", false)
-	if m.unknownAny("network") {
+	// The network names decide; their ids and addresses may still be
+	// unknown.
+	later := n.unknown("network")
+	for i := range n.list("network") {
+		p := "network." + strconv.Itoa(i) + "."
+		later = later || n.unknown(p+"name") || n.unknown(p+"floating_ip")
+	}
+	if public := openstackPublicNetwork(n, "network", "name"); later && !public {
 		m.unknown("public_ip")
 	} else {
-		m.r.Set("public_ip", openstackPublicNetwork(n, "network", "name"))
+		m.r.Set("public_ip", public)
 	}
 	m.r.Set("metadata_service.enabled", true)
 	m.r.Set("metadata_service.token_required", false)
@@ -375,7 +382,7 @@ func novaSecgroup(n *native) *inventory.Resource {
 	rules := []any{}
 	for i := range n.list("rule") {
 		p := "rule." + strconv.Itoa(i) + "."
-		if n.unknown(p+"ip_protocol") || n.unknown(p+"from_port") || n.unknown(p+"to_port") ||
+		if n.unknown(p+"ip_protocol") || n.unknown(p+"from_port") || n.unknown(p+"to_port") || n.unknown(p+"self") ||
 			n.unknown(p+"cidr") && planned(n, p+"cidr") != leftOut || n.unknown(p+"from_group_id") && planned(n, p+"from_group_id") != leftOut {
 			m.unknown("rules")
 			return m.r
@@ -480,8 +487,8 @@ func openstackEngine(t string) string {
 func rdsInstance(n *native) *inventory.Resource {
 	m := openstackStart(n, "database.instance")
 	m.r.Name = n.str("name")
-	m.set("engine", openstackEngine(n.str("db.0.type")), "db")
-	m.set("engine_version", n.str("db.0.version"), "db")
+	m.set("engine", openstackEngine(n.str("db.0.type")), "db.0.type")
+	m.set("engine_version", n.str("db.0.version"), "db.0.version")
 	m.atRestKey("none", []string{"volume"}, keyAttr{path: "volume.0.disk_encryption_id", manager: "customer"})
 	// ssl_enable offers TLS; only require_secure_transport refuses
 	// plain connections.
@@ -565,7 +572,7 @@ func otcBucketPolicy(n *native, target *inventory.Resource) {
 	if v, _ := target.Get("public"); v == true {
 		return
 	}
-	if n.unknown("policy") {
+	if unknownBelow(n, "policy") {
 		target.SetUnknown("public")
 		return
 	}
