@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,7 @@ func trimBOM(data []byte) []byte { return bytes.TrimPrefix(data, []byte("\xef\xb
 func Parse(file string, data []byte) (*inventory.Estate, error) {
 	data = trimBOM(data)
 	p := &parser{file: file, data: data}
+	p.mappers, p.joiners = registry()
 	if err := p.scan(); err != nil {
 		return nil, p.wrap(err)
 	}
@@ -72,46 +74,80 @@ func Parse(file string, data []byte) (*inventory.Estate, error) {
 }
 
 // parser holds one Parse call's state.
+//
+// It reads the file in one pass. The scanner walks the structure and
+// hands each resource's bulky parts to workers on every core, which decode
+// and map it at once, while its maps are still in the cache. A plan's
+// resources are taken from resource_changes, where the planned values
+// (change.after) and the unknowns (change.after_unknown) sit side by side;
+// planned_values is only skipped. Mapping needs the configuration, which
+// Terraform prints near the end of the file, so the parser decodes it first
+// by a guess (the last `"configuration":{`) and checks the guess when the
+// scan reaches the real key; when the guess fails, or a file lacks
+// resource_changes, the decoding and mapping run after the scan instead.
 type parser struct {
 	file string
 	data []byte
 	kind string
 
-	resources []*planResource
-	changes   []*change
-	config    map[string]any
+	mappers map[string]mapper
+	joiners map[string]joiner
+
+	// planned are the resources of planned_values (plans) or values
+	// (states); changes those of resource_changes. build uses changes
+	// when the file has them.
+	planned, changes []*record
+	sawChanges       bool
+
+	cfg *configIndex
+	// cfgEarly is the configuration decoded ahead of the scan, used by
+	// the workers while cfgOK holds.
+	cfgEarly *configIndex
+	cfgAt    int
+	cfgOK    bool
+
 	variables map[string]any
-	configRaw job
+
+	// plannedAt finds a planned_values resource by address, so a resource
+	// read from resource_changes is located where its planned values are.
+	plannedAt map[string]*record
 
 	multiline bool
 	line      int
 	lineOff   int
 }
 
-// planResource is one resource of planned_values or values, as the scanner
-// finds it; workers fill values.
-type planResource struct {
+// record is one managed resource instance as the scanner finds it.
+type record struct {
 	address, mode, typ, name, provider string
 	path                               string
 	line                               int
-	values                             map[string]any
+	deposed                            bool
+	// seq orders the resources as planned_values lists them.
+	seq int
+	// values and unknown are where the planned values and the unknowns
+	// are in the file; the workers decode them.
+	values, unknown span
+
+	n   *native
+	r   *inventory.Resource
+	err error
 }
 
-// change is one entry of resource_changes; workers fill unknown.
-type change struct {
-	address string
-	deposed bool
-	unknown map[string]any
+// span is a value's place in the file and the nesting depth it starts at.
+type span struct{ start, end, depth int }
+
+func (sp span) ok() bool { return sp.end > sp.start }
+
+// configIndex is the configuration, indexed for the mappers.
+type configIndex struct {
+	resources map[string]configResource
+	outputs   map[string]map[string][]any
+	providers map[string]any
 }
 
-// job is a slice of the file a worker decodes into dst.
-type job struct {
-	start, end, depth int
-	dst               *map[string]any
-}
-
-// jobBatch is how many jobs travel to a worker at once.
-const jobBatch = 128
+// jobBatch is how many records travel to a worker at once.
+const jobBatch = 64
 
 func (p *parser) wrap(err error) error {
 	var se *syntaxError
@@ -123,55 +159,76 @@ func (p *parser) wrap(err error) error {
 	return fmt.Errorf("reading %s: %w", p.file, err)
 }
 
+// guessConfig decodes the configuration ahead of the scan, from the last
+// `"configuration":{` in the file. The scan confirms or refutes the guess.
+func (p *parser) guessConfig() {
+	key := []byte(`"configuration":`)
+	at := bytes.LastIndex(p.data, key)
+	if at < 0 {
+		return
+	}
+	d := newDecoder(p.data)
+	d.pos = at + len(key)
+	d.depth = 1
+	if d.peek() != '{' {
+		return
+	}
+	start := d.pos
+	v, err := d.value()
+	if err != nil {
+		return
+	}
+	m, _ := v.(map[string]any)
+	p.cfgEarly, p.cfgAt, p.cfgOK = indexConfig(m), start, true
+}
+
+func indexConfig(m map[string]any) *configIndex {
+	c := &configIndex{resources: map[string]configResource{}, outputs: map[string]map[string][]any{}}
+	if rm, ok := m["root_module"].(map[string]any); ok {
+		collectConfig(rm, "", c.resources, c.outputs, 0)
+	}
+	c.providers, _ = m["provider_config"].(map[string]any)
+	return c
+}
+
 // scan walks the document once, reading the small fields itself and handing
-// the bulky values to workers that decode them in parallel.
+// the bulky values to workers that decode (and, with the configuration
+// known, map) them in parallel.
 func (p *parser) scan() error {
 	if nl := bytes.IndexByte(p.data, '\n'); nl >= 0 && nl < len(bytes.TrimRight(p.data, " \r\n\t"))-1 {
 		p.multiline = true
 	}
 	p.line = 1
+	p.guessConfig()
+	// With resource_changes in the file, planned_values is skipped
+	// rather than decoded; a wrong guess costs a second pass.
+	useChanges := bytes.Contains(p.data, []byte(`"resource_changes"`))
 
 	workers := runtime.GOMAXPROCS(0)
-	jobs := make(chan []job, workers*4)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
+	jobs := make(chan []*record, workers*4)
+	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := newDecoder(nil)
+			w := p.newWorker()
 			for batch := range jobs {
-				for _, j := range batch {
-					d.reset(p.data[j.start:j.end], j.start)
-					d.depth = j.depth
-					v, err := d.value()
-					if err != nil {
-						mu.Lock()
-						if firstErr == nil {
-							firstErr = err
-						}
-						mu.Unlock()
-						continue
-					}
-					m, _ := v.(map[string]any)
-					*j.dst = m
+				for _, rec := range batch {
+					w.process(rec, p.cfgEarly)
 				}
 			}
 		}()
 	}
-	batch := make([]job, 0, jobBatch)
-	send := func(j job) {
-		batch = append(batch, j)
+	batch := make([]*record, 0, jobBatch)
+	send := func(rec *record) {
+		batch = append(batch, rec)
 		if len(batch) == jobBatch {
 			jobs <- batch
-			batch = make([]job, 0, jobBatch)
+			batch = make([]*record, 0, jobBatch)
 		}
 	}
 
-	err := p.walk(send)
+	err := p.walk(send, useChanges)
 	if len(batch) > 0 {
 		jobs <- batch
 	}
@@ -180,29 +237,110 @@ func (p *parser) scan() error {
 	if err != nil {
 		return err
 	}
-	if firstErr != nil {
-		return firstErr
-	}
 	if p.kind == "" {
 		return errors.New("neither a plan nor a state: no planned_values, resource_changes or values at the top level; pass the output of `terraform show -json`")
 	}
 	return nil
 }
 
-func (p *parser) walk(send func(job)) error {
-	d := newDecoder(p.data)
-	// capture records the range of the value at the decoder's position and
-	// skips it.
-	capture := func(dst *map[string]any) error {
-		start, depth := d.pos, d.depth
-		if err := d.skipFast(); err != nil {
-			return err
-		}
-		if p.data[start] == '{' {
-			send(job{start: start, end: d.pos, depth: depth, dst: dst})
-		}
-		return nil
+// worker decodes and maps records; each has its own decoder and region
+// cache.
+type worker struct {
+	p       *parser
+	d       *decoder
+	regions map[*configIndex]map[string]string
+}
+
+func (p *parser) newWorker() *worker {
+	return &worker{p: p, d: newDecoder(nil), regions: map[*configIndex]map[string]string{}}
+}
+
+// process decodes a record's values and unknowns and, given the
+// configuration, maps it.
+func (w *worker) process(rec *record, cfg *configIndex) {
+	if rec.err != nil || rec.n != nil && (cfg == nil || rec.r != nil) {
+		return
 	}
+	if rec.n == nil {
+		values, err := w.decode(rec.values)
+		if err != nil {
+			rec.err = err
+			return
+		}
+		unknown, err := w.decode(rec.unknown)
+		if err != nil {
+			rec.err = err
+			return
+		}
+		if values == nil {
+			values = map[string]any{}
+		}
+		rec.n = &native{
+			Address:  rec.address,
+			Type:     rec.typ,
+			Name:     rec.name,
+			Provider: providerShortName(rec.provider, rec.typ),
+			Values:   values,
+			Unknown:  unknown,
+			Location: inventory.Location{File: w.p.file, Line: rec.line, Path: rec.path},
+		}
+	}
+	if cfg == nil {
+		return
+	}
+	n := rec.n
+	n.outputs = cfg.outputs
+	n.Config, n.Region = nil, ""
+	regions := w.regions[cfg]
+	if regions == nil {
+		regions = map[string]string{}
+		w.regions[cfg] = regions
+	}
+	key := n.Provider
+	if cr, ok := cfg.resources[configAddress(n.Address)]; ok {
+		n.Config = cr.expressions
+		if n.Config == nil {
+			n.Config = map[string]any{}
+		}
+		key = cr.providerKey
+	}
+	if cfg.providers != nil {
+		reg, ok := regions[key]
+		if !ok {
+			reg = w.p.providerRegion(cfg.providers, key)
+			regions[key] = reg
+		}
+		n.Region = reg
+	}
+	m, ok := w.p.mappers[n.Type]
+	if !ok {
+		return
+	}
+	r, err := safeMap(m, n)
+	if err != nil {
+		rec.err = err
+		return
+	}
+	if r != nil {
+		fillCommon(r, n)
+		rec.r = r
+	}
+}
+
+func (w *worker) decode(sp span) (map[string]any, error) {
+	if !sp.ok() {
+		return nil, nil
+	}
+	w.d.reset(w.p.data[sp.start:sp.end], sp.start)
+	w.d.depth = sp.depth
+	v, err := w.d.value()
+	m, _ := v.(map[string]any)
+	return m, err
+}
+
+func (p *parser) walk(send func(*record), useChanges bool) error {
+	d := newDecoder(p.data)
+	sent := false
 	err := d.fields(func(k []byte) error {
 		switch string(k) {
 		case "format_version":
@@ -216,19 +354,53 @@ func (p *parser) walk(send func(job)) error {
 			return nil
 		case "planned_values":
 			p.kind = KindPlan
-			return p.walkValues(d, "planned_values", capture)
+			if useChanges {
+				p.plannedAt = map[string]*record{}
+			}
+			return p.walkValues(d, "planned_values", func(rec *record) {
+				if !useChanges {
+					sent = true
+					send(rec)
+				}
+			})
 		case "values":
 			if p.kind == "" {
 				p.kind = KindState
 			}
-			return p.walkValues(d, "values", capture)
+			return p.walkValues(d, "values", func(rec *record) {
+				sent = true
+				send(rec)
+			})
 		case "resource_changes":
 			p.kind = KindPlan
-			return p.walkChanges(d, capture)
+			p.sawChanges = true
+			return p.walkChanges(d, func(rec *record) {
+				if useChanges {
+					sent = true
+					send(rec)
+				}
+			})
 		case "configuration":
-			return capture(&p.config)
+			start := d.pos
+			v, err := d.value()
+			if err != nil {
+				return err
+			}
+			if p.cfgOK && start == p.cfgAt {
+				p.cfg = p.cfgEarly
+				return nil
+			}
+			m, _ := v.(map[string]any)
+			p.cfg, p.cfgOK = indexConfig(m), false
+			return nil
 		case "variables":
-			return capture(&p.variables)
+			v, err := d.value()
+			if sent {
+				// Provider regions may have been taken without them.
+				p.cfgOK = false
+			}
+			p.variables, _ = v.(map[string]any)
+			return err
 		case "prior_state", "resource_drift", "output_changes":
 			p.kind = KindPlan
 		}
@@ -237,42 +409,62 @@ func (p *parser) walk(send func(job)) error {
 	if err != nil {
 		return err
 	}
+	if p.cfg == nil {
+		p.cfgOK = false // guessed from a string, not the configuration
+	}
 	return d.end()
 }
 
 // walkValues reads a values representation: {"root_module": {...}}.
-func (p *parser) walkValues(d *decoder, path string, capture func(*map[string]any) error) error {
+func (p *parser) walkValues(d *decoder, path string, send func(*record)) error {
 	return d.fields(func(k []byte) error {
 		if string(k) == "root_module" {
-			return p.walkModule(d, path+".root_module", capture)
+			return p.walkModule(d, path+".root_module", send)
 		}
 		return d.skipFast()
 	})
 }
 
-func (p *parser) walkModule(d *decoder, path string, capture func(*map[string]any) error) error {
+func (p *parser) walkModule(d *decoder, path string, send func(*record)) error {
 	return d.fields(func(k []byte) error {
 		switch string(k) {
 		case "resources":
 			return d.elements(func(i int) error {
-				return p.walkResource(d, path+".resources["+strconv.Itoa(i)+"]", capture)
+				return p.walkResource(d, path+".resources["+strconv.Itoa(i)+"]", send)
 			})
 		case "child_modules":
 			return d.elements(func(i int) error {
-				return p.walkModule(d, path+".child_modules["+strconv.Itoa(i)+"]", capture)
+				return p.walkModule(d, path+".child_modules["+strconv.Itoa(i)+"]", send)
 			})
 		}
 		return d.skipFast()
 	})
 }
 
-func (p *parser) walkResource(d *decoder, path string, capture func(*map[string]any) error) error {
-	r := &planResource{path: path}
-	if p.multiline {
-		p.line += bytes.Count(p.data[p.lineOff:d.pos], []byte{'\n'})
-		p.lineOff = d.pos
-		r.line = p.line
+// capture records where the value at the decoder's position is and skips
+// it; only objects are kept.
+func capture(d *decoder) (span, error) {
+	start, depth := d.pos, d.depth
+	if err := d.skipFast(); err != nil {
+		return span{}, err
 	}
+	if d.data[start] != '{' {
+		return span{}, nil
+	}
+	return span{start, d.pos, depth}, nil
+}
+
+func (p *parser) lineAt(off int) int {
+	if !p.multiline {
+		return 0
+	}
+	p.line += bytes.Count(p.data[p.lineOff:off], []byte{'\n'})
+	p.lineOff = off
+	return p.line
+}
+
+func (p *parser) walkResource(d *decoder, path string, send func(*record)) error {
+	r := &record{path: path, line: p.lineAt(d.pos)}
 	err := d.fields(func(k []byte) error {
 		var err error
 		switch string(k) {
@@ -287,7 +479,7 @@ func (p *parser) walkResource(d *decoder, path string, capture func(*map[string]
 		case "provider_name":
 			r.provider, err = d.readString()
 		case "values":
-			err = capture(&r.values)
+			r.values, err = capture(d)
 		default:
 			err = d.skipFast()
 		}
@@ -297,39 +489,61 @@ func (p *parser) walkResource(d *decoder, path string, capture func(*map[string]
 		return err
 	}
 	if r.mode == "managed" && r.typ != "" && r.address != "" {
-		p.resources = append(p.resources, r)
+		r.seq = len(p.planned)
+		p.planned = append(p.planned, r)
+		if p.plannedAt != nil {
+			p.plannedAt[r.address] = r
+		}
+		send(r)
 	}
 	return nil
 }
 
-func (p *parser) walkChanges(d *decoder, capture func(*map[string]any) error) error {
-	return d.elements(func(int) error {
-		c := &change{}
-		var mode string
+func (p *parser) walkChanges(d *decoder, send func(*record)) error {
+	return d.elements(func(i int) error {
+		r := &record{path: "resource_changes[" + strconv.Itoa(i) + "]", line: p.lineAt(d.pos)}
 		err := d.fields(func(k []byte) error {
 			var err error
 			switch string(k) {
 			case "address":
-				c.address, err = d.readString()
+				r.address, err = d.readString()
 			case "mode":
-				mode, err = d.readString()
+				r.mode, err = d.readString()
+			case "type":
+				r.typ, err = d.readString()
+			case "name":
+				r.name, err = d.readString()
+			case "provider_name":
+				r.provider, err = d.readString()
 			case "deposed":
-				c.deposed = true
+				r.deposed = true
 				err = d.skipFast()
 			case "change":
 				err = d.fields(func(k []byte) error {
-					if string(k) == "after_unknown" {
-						return capture(&c.unknown)
+					var err error
+					switch string(k) {
+					case "after":
+						r.values, err = capture(d)
+					case "after_unknown":
+						r.unknown, err = capture(d)
+					default:
+						err = d.skipFast()
 					}
-					return d.skipFast()
+					return err
 				})
 			default:
 				err = d.skipFast()
 			}
 			return err
 		})
-		if err == nil && mode == "managed" && !c.deposed {
-			p.changes = append(p.changes, c)
+		// Deleted, forgotten and deposed objects have no planned values.
+		if err == nil && r.mode == "managed" && !r.deposed && r.values.ok() && r.typ != "" && r.address != "" {
+			r.seq = len(p.planned) + i
+			if pr := p.plannedAt[r.address]; pr != nil {
+				r.path, r.line, r.seq = pr.path, pr.line, pr.seq
+			}
+			p.changes = append(p.changes, r)
+			send(r)
 		}
 		return err
 	})
@@ -341,97 +555,64 @@ type configResource struct {
 	providerKey string
 }
 
-// build turns what the scan found into the estate.
+// build finishes what the workers could not (all of it, when the
+// configuration guess failed), then joins the split resources.
 func (p *parser) build() (*inventory.Estate, error) {
-	mappers, joiners := registry()
-	configs := map[string]configResource{}
-	outputs := map[string]map[string][]any{}
-	if rm, ok := p.config["root_module"].(map[string]any); ok {
-		collectConfig(rm, "", configs, outputs, 0)
+	recs := p.planned
+	if len(p.changes) > 0 {
+		recs = p.changes
+		slices.SortStableFunc(recs, func(a, b *record) int { return a.seq - b.seq })
 	}
-	providers, _ := p.config["provider_config"].(map[string]any)
-	unknowns := make(map[string]map[string]any, len(p.changes))
-	for _, c := range p.changes {
-		if c.unknown != nil {
-			unknowns[c.address] = c.unknown
+	cfg := p.cfg
+	if cfg == nil {
+		cfg = &configIndex{}
+	}
+	// Without a confirmed guess every record is mapped again with the
+	// configuration the scan read.
+	redo := !p.cfgOK
+	pending := 0
+	for _, rec := range recs {
+		if rec.err == nil && (rec.n == nil || redo) {
+			pending++
+		}
+	}
+	if pending > 0 {
+		workers := runtime.GOMAXPROCS(0)
+		chunk := (len(recs) + workers - 1) / workers
+		var wg sync.WaitGroup
+		for lo := 0; lo < len(recs); lo += chunk {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := p.newWorker()
+				for _, rec := range recs[lo:min(lo+chunk, len(recs))] {
+					if rec.err != nil || rec.n != nil && !redo {
+						continue
+					}
+					rec.r = nil
+					w.process(rec, cfg)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	for _, rec := range recs {
+		if rec.err != nil {
+			return nil, p.wrap(rec.err)
 		}
 	}
 
-	// Map in parallel; every mapper is a pure function of its native.
-	natives := make([]*native, len(p.resources))
-	out := make([]*inventory.Resource, len(p.resources))
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	chunk := (len(p.resources) + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, len(p.resources))
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			regions := map[string]string{}
-			for i := lo; i < hi; i++ {
-				pr := p.resources[i]
-				n := &native{
-					Address:  pr.address,
-					Type:     pr.typ,
-					Name:     pr.name,
-					Provider: providerShortName(pr.provider, pr.typ),
-					Values:   pr.values,
-					Unknown:  unknowns[pr.address],
-					Location: inventory.Location{File: p.file, Line: pr.line, Path: pr.path},
-					outputs:  outputs,
-				}
-				if n.Values == nil {
-					n.Values = map[string]any{}
-				}
-				if cr, ok := configs[configAddress(pr.address)]; ok {
-					n.Config = cr.expressions
-					if n.Config == nil {
-						n.Config = map[string]any{}
-					}
-					key := cr.providerKey
-					reg, ok := regions[key]
-					if !ok {
-						reg = p.providerRegion(providers, key)
-						regions[key] = reg
-					}
-					n.Region = reg
-				} else if providers != nil {
-					n.Region = p.providerRegion(providers, n.Provider)
-				}
-				natives[i] = n
-				if m, ok := mappers[n.Type]; ok {
-					r, err := safeMap(m, n)
-					if err != nil {
-						errs[w] = err
-						return
-					}
-					if r != nil {
-						fillCommon(r, n)
-						out[i] = r
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-
-	est := &inventory.Estate{Resources: make([]*inventory.Resource, 0, len(out))}
+	est := &inventory.Estate{Resources: make([]*inventory.Resource, 0, len(recs))}
+	natives := make([]*native, len(recs))
 	var split []int
-	for i, r := range out {
-		n := natives[i]
-		_, mapped := mappers[n.Type]
-		_, joined := joiners[n.Type]
+	for i, rec := range recs {
+		n := rec.n
+		natives[i] = n
+		_, mapped := p.mappers[n.Type]
+		_, joined := p.joiners[n.Type]
 		switch {
-		case r != nil:
-			est.Add(r)
+		case rec.r != nil:
+			est.Add(rec.r)
 		case !mapped && !joined:
 			est.AddUnsupported(providerName(n.Provider), n.Type, n.Address)
 		}
@@ -442,10 +623,10 @@ func (p *parser) build() (*inventory.Estate, error) {
 	if len(split) > 0 || hasType(est.Resources, "kms.key") {
 		types := map[string]bool{"kms.key": true}
 		for _, i := range split {
-			types[joiners[natives[i].Type].Target] = true
+			types[p.joiners[natives[i].Type].Target] = true
 		}
 		t := indexTargets(est.Resources, types)
-		if err := join(t, natives, split, joiners); err != nil {
+		if err := join(t, natives, split, p.joiners); err != nil {
 			return nil, err
 		}
 		resolveKeyManagers(est.Resources, t)
