@@ -795,6 +795,9 @@ func azureKeyVaultKey(n *native) *inventory.Resource {
 	}
 	m.set("algorithm", azureKeyAlgorithm(n), "key_type", "key_size", "curve")
 	azureRotation(m)
+	// Deleted keys are kept for the vault's soft_delete_retention_days (7
+	// to 90); the key does not carry it.
+	m.unknown("deletion_window_days")
 	return m.r
 }
 
@@ -804,6 +807,7 @@ func azureManagedHSMKey(n *native) *inventory.Resource {
 	m.r.Set("protection", "hsm")
 	m.set("algorithm", azureKeyAlgorithm(n), "key_type", "key_size", "curve")
 	azureRotation(m)
+	m.unknown("deletion_window_days") // the HSM's soft_delete_retention_days
 	return m.r
 }
 

@@ -535,11 +535,18 @@ func googleCryptoKey(n *native) *inventory.Resource {
 	period := googleSeconds(n.str("rotation_period")) / 86400
 	m.set("rotation.enabled", period > 0, "rotation_period")
 	m.set("rotation.period_days", period, "rotation_period")
-	window := int64(30) // Cloud KMS keeps destroyed versions 30 days by default
+	// Cloud KMS keeps destroyed versions 30 days unless the configuration
+	// says otherwise; left out, the duration is computed and unknown in a
+	// plan.
+	window := int64(30)
 	if s := n.str("destroy_scheduled_duration"); s != "" {
 		window = googleSeconds(s) / 86400
 	}
-	m.set("deletion_window_days", window, "destroy_scheduled_duration")
+	if n.unknown("destroy_scheduled_duration") && planned(n, "destroy_scheduled_duration") != leftOut {
+		m.unknown("deletion_window_days")
+	} else {
+		m.r.Set("deletion_window_days", window)
+	}
 	m.r.Set("public", false) // IAM grants are joined in
 	return m.r
 }
