@@ -60,6 +60,8 @@ var awsJoiners = map[string]joiner{
 
 	"aws_flow_log": {Target: "network.network", Ref: "vpc_id", Apply: awsJoinFlowLog},
 
+	"aws_rds_cluster_instance": {Target: "database.instance", Ref: "cluster_identifier", Natives: []string{"aws_rds_cluster"}, Apply: awsJoinClusterInstance},
+
 	"aws_volume_attachment": {Target: "compute.disk", Ref: "volume_id", Apply: func(n *native, t *inventory.Resource) { setKnown(t, "attached", true) }},
 
 	"aws_iam_user_login_profile":      {Target: "iam.principal", Ref: "user", Natives: []string{"aws_iam_user"}, Apply: awsJoinLoginProfile},
@@ -560,7 +562,40 @@ func awsDBInstance(n *native) *inventory.Resource {
 	awsBool(r, n, "deletion_protection", "deletion_protection")
 	awsLogExports(r, n)
 	awsDBAuth(r, n)
+	awsDBTransit(r, n, "parameter_group_name")
 	return r
+}
+
+// awsDBTransit sets whether TLS is required. RDS decides that in the
+// parameter group (rds.force_ssl, require_secure_transport); hoheit knows
+// only the defaults: PostgreSQL 15 and later force TLS in the default
+// group, the other engines do not. A custom group is unknown here.
+func awsDBTransit(r *inventory.Resource, n *native, groupAttr string) {
+	const attr = "encryption.in_transit.enforced"
+	if n.unknown(groupAttr) && n.configured(groupAttr) {
+		r.SetUnknown(attr)
+		return
+	}
+	group := n.str(groupAttr)
+	if group != "" && !strings.HasPrefix(group, "default.") {
+		r.SetUnknown(attr)
+		return
+	}
+	engine := n.str("engine")
+	switch {
+	case engine == "postgres":
+		major, _, _ := strings.Cut(n.str("engine_version"), ".")
+		v, err := strconv.Atoi(major)
+		if err != nil {
+			r.SetUnknown(attr)
+			return
+		}
+		r.Set(attr, v >= 15)
+	case strings.HasPrefix(engine, "aurora"):
+		r.SetUnknown(attr)
+	default:
+		r.Set(attr, false)
+	}
 }
 
 func awsRDSCluster(n *native) *inventory.Resource {
@@ -585,7 +620,22 @@ func awsRDSCluster(n *native) *inventory.Resource {
 	awsBool(r, n, "deletion_protection", "deletion_protection")
 	awsLogExports(r, n)
 	awsDBAuth(r, n)
+	awsDBTransit(r, n, "db_cluster_parameter_group_name")
 	return r
+}
+
+// awsJoinClusterInstance makes a cluster public when one of its instances
+// is publicly accessible.
+func awsJoinClusterInstance(n *native, t *inventory.Resource) {
+	if n.unknown("publicly_accessible") {
+		if pub, _ := t.Get("public"); pub != true {
+			t.SetUnknown("public")
+		}
+		return
+	}
+	if n.boolean("publicly_accessible") {
+		setKnown(t, "public", true)
+	}
 }
 
 func awsLogExports(r *inventory.Resource, n *native) {

@@ -21,7 +21,7 @@ type targets struct {
 	// Resources without an instance key are found in byAddr.
 	byBlock map[string][]*inventory.Resource
 	// byValue finds resources by the values a split resource names them
-	// with (id, arn, name, bucket), per normalized type.
+	// with (id, arn, name, bucket, cluster_identifier), per normalized type.
 	byValue map[valueKey][]*inventory.Resource
 }
 
@@ -42,8 +42,8 @@ func indexTargets(rs []*inventory.Resource, types map[string]bool) *targets {
 		if block, index := cutIndex(r.Address); index != "" {
 			t.byBlock[block] = append(t.byBlock[block], r)
 		}
-		var seen [4]string
-		for i, k := range [...]string{"id", "arn", "name", "bucket"} {
+		var seen [5]string
+		for i, k := range [...]string{"id", "arn", "name", "bucket", "cluster_identifier"} {
 			s, _ := r.Native[k].(string)
 			if s == "" || slices.Contains(seen[:i], s) {
 				continue
