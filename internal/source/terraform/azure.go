@@ -18,6 +18,8 @@ var azureMappers = map[string]mapper{
 	"azurerm_linux_virtual_machine":                          azureLinuxVM,
 	"azurerm_windows_virtual_machine":                        azureWindowsVM,
 	"azurerm_virtual_machine":                                azureLegacyVM,
+	"azurerm_linux_virtual_machine_scale_set":                azureLinuxVM,
+	"azurerm_windows_virtual_machine_scale_set":              azureWindowsVM,
 	"azurerm_managed_disk":                                   azureManagedDisk,
 	"azurerm_mssql_server":                                   azureMSSQLServer,
 	"azurerm_mssql_database":                                 azureMSSQLDatabase,
@@ -236,10 +238,16 @@ func azureWindowsVM(n *native) *inventory.Resource {
 	return m.r
 }
 
-// azureVM maps what linux and windows virtual machines share.
+// azureVM maps what linux and windows virtual machines and scale sets
+// share. A scale set names its size sku and declares its network
+// interfaces, extensions included, inline.
 func azureVM(n *native) mapping {
 	m := azureStart(n, "compute.instance")
-	m.strAttr("machine_type", "size")
+	size := "size"
+	if strings.HasSuffix(n.Type, "_scale_set") {
+		size = "sku"
+	}
+	m.strAttr("machine_type", size)
 	if id := n.str("source_image_id"); id != "" {
 		m.r.Set("image", id)
 	} else {
@@ -247,15 +255,19 @@ func azureVM(n *native) mapping {
 		m.set("image", joinSet(":", n.str(ref+"publisher"), n.str(ref+"offer"), n.str(ref+"sku"), n.str(ref+"version")),
 			"source_image_reference", "source_image_id")
 	}
-	m.set("confidential_computing", azureConfidential(n.str("size"), n.str("os_disk.0.security_encryption_type")),
-		"size", "os_disk.0.security_encryption_type")
+	m.set("confidential_computing", azureConfidential(n.str(size), n.str("os_disk.0.security_encryption_type")),
+		size, "os_disk.0.security_encryption_type")
 	m.boolAttr("secure_boot.enabled", "secure_boot_enabled", false)
 	m.boolAttr("secure_boot.vtpm", "vtpm_enabled", false)
 	m.r.Set("secure_boot.integrity_monitoring", false) // guest attestation is an extension, joined in
 	m.r.Set("monitoring.enabled", false)               // so is a monitoring agent
-	// The network interfaces are separate resources the VM only names, so
-	// whether one carries a public IP cannot be seen from the VM.
-	m.unknown("public_ip")
+	if size == "sku" {
+		azureScaleSetInline(m)
+	} else {
+		// The network interfaces are separate resources the VM only
+		// names, so whether one carries a public IP cannot be seen here.
+		m.unknown("public_ip")
+	}
 	// IMDS is always on and needs a header, not a session token.
 	m.r.Set("metadata_service.enabled", true)
 	m.r.Set("metadata_service.token_required", false)
@@ -282,6 +294,33 @@ func azureIdentity(m mapping) {
 		m.r.Set("identity.principal", ids[0])
 	case strings.Contains(m.n.str("identity.0.type"), "SystemAssigned"):
 		m.r.Set("identity.principal", "SystemAssigned")
+	}
+}
+
+// azureScaleSetInline reads a scale set's inline network interfaces and
+// extensions.
+func azureScaleSetInline(m mapping) {
+	n := m.n
+	if m.unknownAny("network_interface") {
+		m.unknown("public_ip")
+	} else {
+		public := false
+		for i := range n.list("network_interface") {
+			for j := range n.list("network_interface." + strconv.Itoa(i) + ".ip_configuration") {
+				p := "network_interface." + strconv.Itoa(i) + ".ip_configuration." + strconv.Itoa(j) + ".public_ip_address"
+				public = public || len(n.list(p)) > 0
+			}
+		}
+		m.r.Set("public_ip", public)
+	}
+	if m.unknownAny("extension") {
+		m.unknown("monitoring.enabled", "secure_boot.integrity_monitoring")
+		return
+	}
+	for i := range n.list("extension") {
+		if ext, ok := lookup(n.Values, "extension."+strconv.Itoa(i)).(map[string]any); ok {
+			azureVMExtension(&native{Values: ext}, m.r)
+		}
 	}
 }
 

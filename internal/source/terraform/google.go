@@ -11,27 +11,29 @@ import (
 // The google (and google-beta) mappers.
 
 var googleMappers = map[string]mapper{
-	"google_storage_bucket":                googleBucket,
-	"google_compute_instance":              googleInstance,
-	"google_compute_disk":                  googleDisk,
-	"google_compute_region_disk":           googleDisk,
-	"google_sql_database_instance":         googleSQL,
-	"google_compute_firewall":              googleFirewall,
-	"google_compute_network":               googleNetwork,
-	"google_project_iam_member":            googleIAM("project"),
-	"google_project_iam_binding":           googleIAM("project"),
-	"google_folder_iam_member":             googleIAM("folder"),
-	"google_folder_iam_binding":            googleIAM("folder"),
-	"google_organization_iam_member":       googleIAM("organization"),
-	"google_organization_iam_binding":      googleIAM("organization"),
-	"google_service_account":               googleServiceAccount,
-	"google_kms_crypto_key":                googleCryptoKey,
-	"google_project_iam_audit_config":      googleAuditConfig,
-	"google_folder_iam_audit_config":       googleAuditConfig,
-	"google_organization_iam_audit_config": googleAuditConfig,
-	"google_logging_project_sink":          googleSink,
-	"google_logging_folder_sink":           googleSink,
-	"google_logging_organization_sink":     googleSink,
+	"google_storage_bucket":                   googleBucket,
+	"google_compute_instance":                 googleInstance,
+	"google_compute_instance_template":        googleInstanceTemplate,
+	"google_compute_region_instance_template": googleInstanceTemplate,
+	"google_compute_disk":                     googleDisk,
+	"google_compute_region_disk":              googleDisk,
+	"google_sql_database_instance":            googleSQL,
+	"google_compute_firewall":                 googleFirewall,
+	"google_compute_network":                  googleNetwork,
+	"google_project_iam_member":               googleIAM("project"),
+	"google_project_iam_binding":              googleIAM("project"),
+	"google_folder_iam_member":                googleIAM("folder"),
+	"google_folder_iam_binding":               googleIAM("folder"),
+	"google_organization_iam_member":          googleIAM("organization"),
+	"google_organization_iam_binding":         googleIAM("organization"),
+	"google_service_account":                  googleServiceAccount,
+	"google_kms_crypto_key":                   googleCryptoKey,
+	"google_project_iam_audit_config":         googleAuditConfig,
+	"google_folder_iam_audit_config":          googleAuditConfig,
+	"google_organization_iam_audit_config":    googleAuditConfig,
+	"google_logging_project_sink":             googleSink,
+	"google_logging_folder_sink":              googleSink,
+	"google_logging_organization_sink":        googleSink,
 }
 
 var googleJoiners = map[string]joiner{
@@ -181,8 +183,49 @@ func googleBucketACL(n *native, target *inventory.Resource) {
 
 func googleInstance(n *native) *inventory.Resource {
 	m := googleStart(n, "compute.instance")
-	m.set("machine_type", lastSegment(n.str("machine_type")), "machine_type")
 	m.set("image", n.str("boot_disk.0.initialize_params.0.image"), "boot_disk.0.initialize_params.0.image")
+	m.r.Set("encryption.at_rest.enabled", true)
+	m.atRestKey("provider", []string{"boot_disk"},
+		keyAttr{path: "boot_disk.0.kms_key_self_link", manager: "customer"},
+		keyAttr{path: "boot_disk.0.disk_encryption_key_raw", manager: "external", secret: true},
+		keyAttr{path: "boot_disk.0.disk_encryption_key_rsa", manager: "external", secret: true})
+	googleMachine(m)
+	return m.r
+}
+
+// googleInstanceTemplate maps an instance template: every instance a
+// managed instance group makes from it is configured so. A global template
+// has no region of its own.
+func googleInstanceTemplate(n *native) *inventory.Resource {
+	m := googleStart(n, "compute.instance")
+	if n.str("region") == "" {
+		m.r.Region = "global"
+	}
+	// The boot disk is the one marked boot, else the first.
+	boot := 0
+	for i := range n.list("disk") {
+		if b, _ := boolAt(n, "disk."+strconv.Itoa(i)+".boot"); b {
+			boot = i
+			break
+		}
+	}
+	d := "disk." + strconv.Itoa(boot) + "."
+	if m.unknownAny("disk") {
+		m.unknown("image", "encryption.at_rest.key_manager", "encryption.at_rest.key_id")
+		m.r.Set("encryption.at_rest.enabled", true)
+	} else {
+		m.strAttr("image", d+"source_image")
+		m.r.Set("encryption.at_rest.enabled", true)
+		m.atRestKey("provider", nil, keyAttr{path: d + "disk_encryption_key.0.kms_key_self_link", manager: "customer"})
+	}
+	googleMachine(m)
+	return m.r
+}
+
+// googleMachine maps what instances and instance templates share.
+func googleMachine(m mapping) {
+	n := m.n
+	m.set("machine_type", lastSegment(n.str("machine_type")), "machine_type")
 	if m.unknownAny("confidential_instance_config") {
 		m.unknown("confidential_computing")
 	} else {
@@ -211,16 +254,16 @@ func googleInstance(n *native) *inventory.Resource {
 	// The metadata server needs a header, not a session token.
 	m.r.Set("metadata_service.enabled", true)
 	m.r.Set("metadata_service.token_required", false)
-	m.r.Set("encryption.at_rest.enabled", true)
-	m.atRestKey("provider", []string{"boot_disk"},
-		keyAttr{path: "boot_disk.0.kms_key_self_link", manager: "customer"},
-		keyAttr{path: "boot_disk.0.disk_encryption_key_raw", manager: "external", secret: true},
-		keyAttr{path: "boot_disk.0.disk_encryption_key_rsa", manager: "external", secret: true})
+	// Left out of a written service_account block, the email is computed:
+	// the Compute Engine default service account.
+	email := "service_account.0.email"
 	switch {
-	case m.unknownAny("service_account", "service_account.0.email"):
+	case n.unknown("service_account"):
 		m.unknown("identity.principal", "identity.default_service_account")
 	case len(n.list("service_account")) == 0:
 		m.r.Set("identity.default_service_account", false)
+	case n.unknown(email) && planned(n, email) != leftOut:
+		m.unknown("identity.principal", "identity.default_service_account")
 	default:
 		// Without an email the instance runs as the Compute Engine default
 		// service account.
@@ -229,13 +272,12 @@ func googleInstance(n *native) *inventory.Resource {
 		m.r.Set("identity.default_service_account", email == "" || email == "default" || strings.HasSuffix(email, "-compute@developer.gserviceaccount.com"))
 	}
 	m.r.Set("login.password_auth", false)
-	if m.unknownAny("metadata", "metadata.serial-port-enable") {
+	if m.unknownAny("metadata.serial-port-enable") {
 		m.unknown("login.serial_console")
 	} else {
 		on, _ := boolAt(n, "metadata.serial-port-enable")
 		m.r.Set("login.serial_console", on || n.str("metadata.serial-port-enable") == "1")
 	}
-	return m.r
 }
 
 // googleConfidential maps confidential_instance_type (SEV, SEV_SNP, TDX)
