@@ -1,7 +1,10 @@
 package terraform
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -253,5 +256,50 @@ func TestRegionsAndAccounts(t *testing.T) {
 	n = &native{Values: map[string]any{"arn": "arn:aws:iam::123456789012:role/x"}}
 	if got := nativeAccount(n); got != "123456789012" {
 		t.Errorf("aws account = %q", got)
+	}
+}
+
+// TestKeyOrderDoesNotMatter parses a plan whose top-level keys are sorted
+// (configuration before resource_changes, variables last, as encoding/json
+// prints a map) and which holds a decoy "configuration" object where the
+// reader's guess looks first. The estate must be the same as from
+// Terraform's own order.
+func TestKeyOrderDoesNotMatter(t *testing.T) {
+	for _, name := range []string{"s3_split.plan.json", "modules.plan.json", "aws_core.plan.json"} {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile("testdata/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Parse(name, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plan map[string]any
+			if err := json.Unmarshal(data, &plan); err != nil {
+				t.Fatal(err)
+			}
+			changes := plan["resource_changes"].([]any)
+			last := changes[len(changes)-1].(map[string]any)["change"].(map[string]any)
+			last["after_sensitive"] = map[string]any{"configuration": map[string]any{"root_module": map[string]any{}}}
+			sorted, err := json.Marshal(plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Parse(name, sorted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Locations and order follow the layout; nothing else may.
+			for _, est := range []*inventory.Estate{want, got} {
+				for _, r := range est.Resources {
+					r.Source = inventory.Location{}
+				}
+				slices.SortFunc(est.Resources, func(a, b *inventory.Resource) int { return strings.Compare(a.Address, b.Address) })
+			}
+			if w, g := goldenView(t, want), goldenView(t, got); !bytes.Equal(w, g) {
+				t.Errorf("estate differs with sorted keys:\n%s", lineDiff(string(w), string(g)))
+			}
+		})
 	}
 }

@@ -199,10 +199,13 @@ func (p *parser) scan() error {
 		p.multiline = true
 	}
 	p.line = 1
-	p.guessConfig()
 	// With resource_changes in the file, planned_values is skipped
-	// rather than decoded; a wrong guess costs a second pass.
+	// rather than decoded; a wrong guess costs a second pass. Only plans
+	// have a configuration to guess.
 	useChanges := bytes.Contains(p.data, []byte(`"resource_changes"`))
+	if useChanges {
+		p.guessConfig()
+	}
 
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make(chan []*record, workers*4)
