@@ -46,6 +46,8 @@ var openstackMappers = map[string]mapper{
 	"opentelekomcloud_cts_tracker_v3":              ctsTracker,
 	"opentelekomcloud_identity_user_v3":            openstackUser,
 	"opentelekomcloud_identity_role_assignment_v3": openstackRoleAssignment,
+	"opentelekomcloud_identity_agency_v3":          otcAgency,
+	"opentelekomcloud_networking_network_v2":       openstackNetwork,
 }
 
 var openstackJoiners = map[string]joiner{
@@ -56,6 +58,10 @@ var openstackJoiners = map[string]joiner{
 	"opentelekomcloud_networking_secgroup_rule_v2": {
 		Target: "network.firewall", Ref: "security_group_id", Apply: openstackSecgroupRule,
 		Natives: []string{"opentelekomcloud_networking_secgroup_v2"},
+	},
+	"opentelekomcloud_networking_subnet_v2": {
+		Target: "network.network", Ref: "network_id", Apply: openstackSubnet,
+		Natives: []string{"opentelekomcloud_networking_network_v2"},
 	},
 	"openstack_networking_subnet_v2": {
 		Target: "network.network", Ref: "network_id", Apply: openstackSubnet,
@@ -701,6 +707,32 @@ func openstackUser(n *native) *inventory.Resource {
 	m.unknown("admin")
 	m.r.Set("static_keys", int64(0))
 	m.r.Set("external", false)
+	return m.r
+}
+
+// otcAdminRoles are the Open Telekom Cloud roles with full rights.
+var otcAdminRoles = map[string]bool{"Tenant Administrator": true, "te_admin": true}
+
+// otcAgency maps an agency: a role another account (or a cloud service)
+// assumes in this one.
+func otcAgency(n *native) *inventory.Resource {
+	m := openstackStart(n, "iam.principal")
+	m.r.Set("kind", "role")
+	m.r.Set("console_access", false)
+	m.r.Set("static_keys", int64(0))
+	domain := n.str("delegated_domain_name")
+	m.set("trusted", []any{domain}, "delegated_domain_name")
+	// Service agencies are delegated to op_svc_* pseudo-domains.
+	m.set("external", domain != "" && !strings.HasPrefix(domain, "op_svc_"), "delegated_domain_name")
+	roles := stringsAt(n, "domain_roles")
+	for i := range n.list("project_role") {
+		roles = append(roles, stringsAt(n, "project_role."+strconv.Itoa(i)+".roles")...)
+	}
+	admin := false
+	for _, r := range roles {
+		admin = admin || otcAdminRoles[r.(string)]
+	}
+	m.set("admin", admin, "domain_roles", "project_role")
 	return m.r
 }
 
