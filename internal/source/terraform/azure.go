@@ -191,7 +191,7 @@ func azureStorageContainer(n *native, target *inventory.Resource) {
 	if allow, ok := target.Native["allow_nested_items_to_be_public"].(bool); ok && !allow {
 		return // the account-level guard wins over the container's setting
 	}
-	setOverride(target, "public", true)
+	setKnown(target, "public", true)
 }
 
 func azureStorageCMK(n *native, target *inventory.Resource) {
@@ -203,13 +203,13 @@ func azureStorageCMK(n *native, target *inventory.Resource) {
 		return
 	}
 	// The older form names the vault and the key.
-	setOverride(target, "encryption.at_rest.enabled", true)
-	setOverride(target, "encryption.at_rest.key_manager", "customer")
+	setKnown(target, "encryption.at_rest.enabled", true)
+	setKnown(target, "encryption.at_rest.key_manager", "customer")
 	if m.unknownAny("key_vault_id", "key_name") {
 		target.SetUnknown("encryption.at_rest.key_id")
 		return
 	}
-	setOverride(target, "encryption.at_rest.key_id", strings.TrimSuffix(n.str("key_vault_id"), "/")+"/keys/"+n.str("key_name"))
+	setKnown(target, "encryption.at_rest.key_id", strings.TrimSuffix(n.str("key_vault_id"), "/")+"/keys/"+n.str("key_name"))
 }
 
 func azureStorageNetworkRules(n *native, target *inventory.Resource) {
@@ -337,9 +337,9 @@ func azureVMExtension(n *native, target *inventory.Resource) {
 	case "Microsoft.Azure.Monitor/AzureMonitorLinuxAgent", "Microsoft.Azure.Monitor/AzureMonitorWindowsAgent",
 		"Microsoft.EnterpriseCloud.Monitoring/OmsAgentForLinux", "Microsoft.EnterpriseCloud.Monitoring/MicrosoftMonitoringAgent",
 		"Microsoft.Azure.Diagnostics/LinuxDiagnostic", "Microsoft.Azure.Diagnostics/IaaSDiagnostics":
-		setOverride(target, "monitoring.enabled", true)
+		setKnown(target, "monitoring.enabled", true)
 	case "Microsoft.Azure.Security.LinuxAttestation/GuestAttestation", "Microsoft.Azure.Security.WindowsAttestation/GuestAttestation":
-		setOverride(target, "secure_boot.integrity_monitoring", true)
+		setKnown(target, "secure_boot.integrity_monitoring", true)
 	}
 }
 
@@ -405,7 +405,7 @@ func azureManagedDisk(n *native) *inventory.Resource {
 }
 
 func azureDiskAttachment(n *native, target *inventory.Resource) {
-	setOverride(target, "attached", true)
+	setKnown(target, "attached", true)
 }
 
 func azureMSSQLServer(n *native) *inventory.Resource {
@@ -1059,20 +1059,7 @@ func (m mapping) set(attr string, v any, deps ...string) {
 		m.r.SetUnknown(attr)
 		return
 	}
-	setOverride(m.r, attr, v)
-}
-
-// setOverride stores a known value and drops the unknown mark an earlier,
-// less certain source left on the path: a joiner's known setting overrides
-// the target's computed inline value.
-func setOverride(r *inventory.Resource, path string, v any) {
-	for i, u := range r.Unknown {
-		if u == path {
-			r.Unknown = append(r.Unknown[:i:i], r.Unknown[i+1:]...)
-			break
-		}
-	}
-	r.Set(path, v)
+	setKnown(m.r, attr, v)
 }
 
 // keyAttr is a native attribute that names an encryption key, and who
@@ -1121,20 +1108,20 @@ func (m mapping) atRestKey(fallback string, blocks []string, keys ...keyAttr) {
 			}
 			later = true
 		}
-		setOverride(m.r, "encryption.at_rest.enabled", true)
-		setOverride(m.r, "encryption.at_rest.key_manager", k.manager)
+		setKnown(m.r, "encryption.at_rest.enabled", true)
+		setKnown(m.r, "encryption.at_rest.key_manager", k.manager)
 		switch {
 		case k.secret:
 		case later:
 			m.r.SetUnknown("encryption.at_rest.key_id")
 		default:
-			setOverride(m.r, "encryption.at_rest.key_id", id)
+			setKnown(m.r, "encryption.at_rest.key_id", id)
 		}
 		return
 	}
 	if fallback != "" {
-		setOverride(m.r, "encryption.at_rest.enabled", fallback != "none")
-		setOverride(m.r, "encryption.at_rest.key_manager", fallback)
+		setKnown(m.r, "encryption.at_rest.enabled", fallback != "none")
+		setKnown(m.r, "encryption.at_rest.key_manager", fallback)
 	}
 }
 
@@ -1191,15 +1178,15 @@ func planned(n *native, path string) int {
 func (m mapping) plannedBool(attr, path string) {
 	switch {
 	case m.n.str(path) != "" || len(m.n.list(path)) > 0:
-		setOverride(m.r, attr, true)
+		setKnown(m.r, attr, true)
 	case !m.n.unknown(path):
-		setOverride(m.r, attr, false)
+		setKnown(m.r, attr, false)
 	default:
 		switch planned(m.n, path) {
 		case setLater:
-			setOverride(m.r, attr, true)
+			setKnown(m.r, attr, true)
 		case leftOut:
-			setOverride(m.r, attr, false)
+			setKnown(m.r, attr, false)
 		default:
 			m.r.SetUnknown(attr)
 		}

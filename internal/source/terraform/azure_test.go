@@ -3,7 +3,6 @@ package terraform
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,18 +19,6 @@ import (
 // and compare what the mappers and joiners make of them with
 // testdata/<provider>_mappers.golden.json. Run `go test -update` to
 // rewrite the golden files, then read the diff.
-
-func init() {
-	// Another test file of the package may own the flag already.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func updateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // mapperCase is one native resource. A joined type is applied onto the
 // resource of the earlier case at Target.
@@ -175,7 +162,7 @@ func runMapperGolden(t *testing.T, provider string) {
 	}
 	data = append(data, '\n')
 	golden := filepath.Join("testdata", provider+"_mappers.golden.json")
-	if updateGolden() {
+	if *update {
 		if err := os.WriteFile(golden, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -186,28 +173,9 @@ func runMapperGolden(t *testing.T, provider string) {
 		t.Fatalf("reading golden file (run go test -update): %v", err)
 	}
 	if !bytes.Equal(want, data) {
-		t.Errorf("%s differs from what the mappers make; run go test -update and review the diff:\n%s", golden, firstDiff(string(want), string(data)))
+		t.Errorf("%s differs from what the mappers make; run go test -update and review the diff:\n%s", golden, lineDiff(string(want), string(data)))
 	}
 	checkUnknownNeverFalse(t, cases)
-}
-
-// firstDiff shows the first differing line of two texts with some context.
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) || i < len(bl); i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
-		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			lo := max(0, i-3)
-			return fmt.Sprintf("line %d\nwant: %q\ngot:  %q\ncontext:\n%s", i+1, x, y, strings.Join(bl[lo:min(len(bl), i+2)], "\n"))
-		}
-	}
-	return ""
 }
 
 // checkResource checks the resource against the schema of its type: every

@@ -151,7 +151,7 @@ func googleGrantPublic(n *native, target *inventory.Resource, attr string) {
 	}
 	for _, mem := range members {
 		if googlePublicMember(mem.(string)) {
-			setOverride(target, attr, true)
+			setKnown(target, attr, true)
 			return
 		}
 	}
@@ -169,13 +169,13 @@ func googleBucketACL(n *native, target *inventory.Resource) {
 	}
 	switch n.str("predefined_acl") {
 	case "publicRead", "publicReadWrite":
-		setOverride(target, "public", true)
+		setKnown(target, "public", true)
 		return
 	}
 	for _, e := range stringsAt(n, "role_entity") {
 		_, entity, _ := strings.Cut(e.(string), ":")
 		if googlePublicMember(entity) {
-			setOverride(target, "public", true)
+			setKnown(target, "public", true)
 			return
 		}
 	}
@@ -313,7 +313,7 @@ func googleDisk(n *native) *inventory.Resource {
 	return m.r
 }
 
-func googleAttachedDisk(n *native, target *inventory.Resource) { setOverride(target, "attached", true) }
+func googleAttachedDisk(n *native, target *inventory.Resource) { setKnown(target, "attached", true) }
 
 func googleSQL(n *native) *inventory.Resource {
 	m := googleStart(n, "database.instance")
@@ -498,7 +498,7 @@ func googleSubnetwork(n *native, target *inventory.Resource) {
 	if cur, set := target.Get("flow_logs.enabled"); set && cur == false {
 		return
 	}
-	setOverride(target, "flow_logs.enabled", logs)
+	setKnown(target, "flow_logs.enabled", logs)
 }
 
 // googleAdminRoles grant full control of their scope.
@@ -547,7 +547,7 @@ func googleServiceAccount(n *native) *inventory.Resource {
 func googleServiceAccountKey(n *native, target *inventory.Resource) {
 	cur, _ := target.Get("static_keys")
 	k, _ := cur.(int64)
-	setOverride(target, "static_keys", k+1)
+	setKnown(target, "static_keys", k+1)
 }
 
 func googleCryptoKey(n *native) *inventory.Resource {

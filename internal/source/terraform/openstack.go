@@ -253,7 +253,7 @@ func openstackPublicNetwork(n *native, block, nameAttr string) bool {
 // openstackFloatingIP marks an instance public when a floating IP is
 // associated with it.
 func openstackFloatingIP(n *native, target *inventory.Resource) {
-	setOverride(target, "public_ip", true)
+	setKnown(target, "public_ip", true)
 }
 
 func ecsInstance(n *native) *inventory.Resource {
@@ -304,7 +304,7 @@ func evsVolume(n *native) *inventory.Resource {
 }
 
 func openstackVolumeAttach(n *native, target *inventory.Resource) {
-	setOverride(target, "attached", true)
+	setKnown(target, "attached", true)
 }
 
 func openstackSecgroup(n *native) *inventory.Resource {
@@ -463,7 +463,7 @@ func otcFlowLog(n *native, target *inventory.Resource) {
 	}
 	// admin_state is computed; a new flow log is enabled.
 	on, ok := boolAt(n, "admin_state")
-	setOverride(target, "flow_logs.enabled", !ok || on)
+	setKnown(target, "flow_logs.enabled", !ok || on)
 }
 
 func troveInstance(n *native) *inventory.Resource {
@@ -583,7 +583,7 @@ func otcBucketPolicy(n *native, target *inventory.Resource) {
 		return
 	}
 	if policyPublic(n.str("policy")) {
-		setOverride(target, "public", true)
+		setKnown(target, "public", true)
 	}
 }
 
@@ -740,7 +740,7 @@ func otcAgency(n *native) *inventory.Resource {
 func openstackCredential(n *native, target *inventory.Resource) {
 	cur, _ := target.Get("static_keys")
 	k, _ := cur.(int64)
-	setOverride(target, "static_keys", k+1)
+	setKnown(target, "static_keys", k+1)
 }
 
 func openstackRoleAssignment(n *native) *inventory.Resource {
