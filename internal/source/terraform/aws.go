@@ -35,6 +35,100 @@ var awsMappers = map[string]mapper{
 	"aws_kms_key":                awsKMSKey,
 	"aws_kms_external_key":       awsKMSKey,
 	"aws_cloudtrail":             awsCloudTrail,
+
+	// Account-wide defaults, applied by awsAccountDefaults.
+	"aws_s3_account_public_access_block": awsAccountSetting,
+	"aws_ebs_encryption_by_default":      awsAccountSetting,
+	"aws_ebs_default_kms_key":            awsAccountSetting,
+}
+
+// awsAccountSetting maps an account-wide default to nothing of its own;
+// awsAccountDefaults applies it to the resources it governs.
+func awsAccountSetting(*native) *inventory.Resource { return nil }
+
+// awsAccountDefaults applies the account-wide settings in the file to the
+// resources they govern: an account public access block with all four
+// guards on covers every bucket of the account; EBS encryption by default
+// encrypts every new volume of its region, whatever the volume says.
+func awsAccountDefaults(natives []*native, rs []*inventory.Resource) {
+	var blocks, ebsDefaults, ebsKeys []*native
+	for _, n := range natives {
+		switch n.Type {
+		case "aws_s3_account_public_access_block":
+			blocks = append(blocks, n)
+		case "aws_ebs_encryption_by_default":
+			ebsDefaults = append(ebsDefaults, n)
+		case "aws_ebs_default_kms_key":
+			ebsKeys = append(ebsKeys, n)
+		}
+	}
+	if len(blocks)+len(ebsDefaults) == 0 {
+		return
+	}
+	sameAccount := func(n *native, r *inventory.Resource) bool {
+		a := n.str("account_id")
+		return a == "" || r.Account == "" || a == r.Account
+	}
+	sameRegion := func(n *native, r *inventory.Resource) bool {
+		reg := nativeRegion(n)
+		return reg == "" || r.Region == "" || reg == r.Region
+	}
+	for _, r := range rs {
+		if r.Provider != "aws" {
+			continue
+		}
+		switch r.Type {
+		case "object_storage.bucket":
+			for _, b := range blocks {
+				if !sameAccount(b, r) {
+					continue
+				}
+				flags := []string{"block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"}
+				if b.markUnknown(r, "public_access_block", flags...) {
+					continue
+				}
+				all := true
+				for _, f := range flags {
+					all = all && b.boolean(f)
+				}
+				if all {
+					setKnown(r, "public_access_block", true)
+				}
+			}
+		case "compute.disk", "compute.instance":
+			if r.NativeType == "aws_launch_template" {
+				continue
+			}
+			for _, e := range ebsDefaults {
+				if !sameRegion(e, r) || e.has("enabled") && !e.boolean("enabled") {
+					continue
+				}
+				if e.unknown("enabled") {
+					if on, _ := r.Get("encryption.at_rest.enabled"); on != true {
+						r.SetUnknown("encryption.at_rest.enabled")
+					}
+					continue
+				}
+				if on, _ := r.Get("encryption.at_rest.enabled"); on == true && !r.IsUnknown("encryption.at_rest.enabled") {
+					continue
+				}
+				setKnown(r, "encryption.at_rest.enabled", true)
+				manager, key := "provider", ""
+				for _, k := range ebsKeys {
+					if sameRegion(k, r) {
+						manager, key = "customer", k.str("key_arn")
+						if key == "" {
+							key = k.reference("key_arn")
+						}
+					}
+				}
+				setKnown(r, "encryption.at_rest.key_manager", manager)
+				if key != "" {
+					setKnown(r, "encryption.at_rest.key_id", key)
+				}
+			}
+		}
+	}
 }
 
 // awsJoiners join the resources the AWS provider splits off a bucket, a

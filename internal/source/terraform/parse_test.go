@@ -84,10 +84,18 @@ func TestSplitBucketsPassBaseline(t *testing.T) {
 func TestUnknownsMarked(t *testing.T) {
 	est := parseFile(t, "aws_core.plan.json")
 	r := resourceAt(t, est, "aws_instance.legacy")
-	for _, p := range []string{"metadata_service.token_required", "encryption.at_rest.enabled", "public_ip"} {
+	for _, p := range []string{"metadata_service.token_required", "public_ip"} {
 		if !r.IsUnknown(p) {
 			t.Errorf("aws_instance.legacy %s not marked unknown", p)
 		}
+	}
+	// The root volume's encryption is computed; the account's EBS
+	// encryption by default, in the same plan, decides it.
+	if on, _ := r.Get("encryption.at_rest.enabled"); on != true || r.IsUnknown("encryption.at_rest.enabled") {
+		t.Errorf("aws_instance.legacy encryption = %v (unknown %v), want true from aws_ebs_encryption_by_default", on, r.Unknown)
+	}
+	if b := resourceAt(t, est, "aws_s3_bucket.artifacts"); b.Attrs["public_access_block"] != true {
+		t.Errorf("aws_s3_bucket.artifacts public_access_block = %v, want true from the account's block", b.Attrs["public_access_block"])
 	}
 	// A computed value the configuration does not set is the service's
 	// default, not unknown.

@@ -623,15 +623,19 @@ func (p *parser) build() (*inventory.Estate, error) {
 			split = append(split, i)
 		}
 	}
+	var t *targets
 	if len(split) > 0 || hasType(est.Resources, "kms.key") {
 		types := map[string]bool{"kms.key": true}
 		for _, i := range split {
 			types[p.joiners[natives[i].Type].Target] = true
 		}
-		t := indexTargets(est.Resources, types)
+		t = indexTargets(est.Resources, types)
 		if err := join(t, natives, split, p.joiners); err != nil {
 			return nil, err
 		}
+	}
+	awsAccountDefaults(natives, est.Resources)
+	if t != nil {
 		resolveKeyManagers(est.Resources, t)
 	}
 	est.Inputs = []inventory.Input{{Path: p.file, Kind: p.kind, Resources: len(est.Resources)}}
