@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"encoding/json"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -92,6 +93,26 @@ var azureJoiners = map[string]joiner{
 	},
 	"azurerm_mysql_server_key": {
 		Target: "database.instance", Ref: "server_id", Apply: azureServerKey,
+		Natives: []string{"azurerm_mysql_server"},
+	},
+	"azurerm_mssql_firewall_rule": {
+		Target: "database.instance", Ref: "server_id", Apply: azureDBFirewallRule,
+		Natives: []string{"azurerm_mssql_server"},
+	},
+	"azurerm_postgresql_flexible_server_firewall_rule": {
+		Target: "database.instance", Ref: "server_id", Apply: azureDBFirewallRule,
+		Natives: []string{"azurerm_postgresql_flexible_server"},
+	},
+	"azurerm_mysql_flexible_server_firewall_rule": {
+		Target: "database.instance", Ref: "server_id", Apply: azureDBFirewallRule,
+		Natives: []string{"azurerm_mysql_flexible_server"},
+	},
+	"azurerm_postgresql_firewall_rule": {
+		Target: "database.instance", Ref: "server_name", Apply: azureDBFirewallRule,
+		Natives: []string{"azurerm_postgresql_server"},
+	},
+	"azurerm_mysql_firewall_rule": {
+		Target: "database.instance", Ref: "server_name", Apply: azureDBFirewallRule,
 		Natives: []string{"azurerm_mysql_server"},
 	},
 	"azurerm_mysql_flexible_server_configuration": {
@@ -418,7 +439,9 @@ func azureMSSQLServer(n *native) *inventory.Resource {
 	// Azure SQL refuses unencrypted connections.
 	m.r.Set("encryption.in_transit.enforced", true)
 	m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("minimum_tls_version")), "minimum_tls_version")
-	m.boolAttr("public", "public_network_access_enabled", true)
+	// The public endpoint admits only what firewall rules allow: a rule
+	// open to the internet is joined in.
+	m.set("public", false, "public_network_access_enabled")
 	m.r.Set("backup.enabled", true) // point-in-time backups are always taken
 	m.r.Set("backup.retention_days", int64(7))
 	if m.unknownAny("azuread_administrator") {
@@ -477,14 +500,9 @@ func azureFlexibleServer(engine string) mapper {
 		// server configuration resource says otherwise.
 		m.r.Set("encryption.in_transit.enforced", true)
 		m.r.Set("encryption.in_transit.min_tls_version", "1.2")
-		switch {
-		case m.unknownAny("public_network_access_enabled", "delegated_subnet_id"):
-			m.unknown("public")
-		case n.has("public_network_access_enabled"):
-			m.boolAttr("public", "public_network_access_enabled", false)
-		default:
-			m.r.Set("public", n.str("delegated_subnet_id") == "")
-		}
+		// Reachable only through a firewall rule open to the internet,
+		// joined in; a server in a delegated subnet has no public endpoint.
+		m.set("public", false, "public_network_access_enabled", "delegated_subnet_id")
 		m.r.Set("backup.enabled", true)
 		m.intAttr("backup.retention_days", "backup_retention_days", 7)
 		if m.unknownAny("high_availability") {
@@ -516,7 +534,7 @@ func azureSingleServer(engine string) mapper {
 		m.r.Set("encryption.at_rest.key_manager", "provider") // a server key resource is joined in
 		m.boolAttr("encryption.in_transit.enforced", "ssl_enforcement_enabled", false)
 		m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("ssl_minimal_tls_version_enforced")), "ssl_minimal_tls_version_enforced")
-		m.boolAttr("public", "public_network_access_enabled", true)
+		m.set("public", false, "public_network_access_enabled") // firewall rules are joined in
 		m.r.Set("backup.enabled", true)
 		m.intAttr("backup.retention_days", "backup_retention_days", 7)
 		m.r.Set("high_availability", false)
@@ -529,6 +547,45 @@ func azureSingleServer(engine string) mapper {
 // azureServerKey applies a customer-managed key to a single server.
 func azureServerKey(n *native, target *inventory.Resource) {
 	mapping{n: n, r: target}.atRestKey("", nil, keyAttr{path: "key_vault_key_id", manager: "customer"})
+}
+
+// azureDBFirewallRule makes a database server public when a firewall rule
+// admits the internet (half the IPv4 space or more) and the server has a
+// public endpoint at all. 0.0.0.0 to 0.0.0.0 admits Azure services only.
+func azureDBFirewallRule(n *native, target *inventory.Resource) {
+	if v, _ := target.Get("public"); v == true || target.IsUnknown("public") {
+		return
+	}
+	if on, ok := target.Native["public_network_access_enabled"].(bool); ok && !on {
+		return
+	}
+	if s, _ := target.Native["delegated_subnet_id"].(string); s != "" {
+		return
+	}
+	if unknownBelow(n, "start_ip_address") || unknownBelow(n, "end_ip_address") {
+		target.SetUnknown("public")
+		return
+	}
+	if ipv4Span(n.str("start_ip_address"), n.str("end_ip_address")) >= 1<<31 {
+		setKnown(target, "public", true)
+	}
+}
+
+// ipv4Span counts the addresses from start to end, 0 if either is not an
+// IPv4 address.
+func ipv4Span(start, end string) int64 {
+	a, errA := netip.ParseAddr(strings.TrimSpace(start))
+	b, errB := netip.ParseAddr(strings.TrimSpace(end))
+	if errA != nil || errB != nil || !a.Is4() || !b.Is4() {
+		return 0
+	}
+	x, y := a.As4(), b.As4()
+	lo := int64(x[0])<<24 | int64(x[1])<<16 | int64(x[2])<<8 | int64(x[3])
+	hi := int64(y[0])<<24 | int64(y[1])<<16 | int64(y[2])<<8 | int64(y[3])
+	if hi < lo {
+		return 0
+	}
+	return hi - lo + 1
 }
 
 // azureFlexibleServerConfig applies the server parameters that decide
