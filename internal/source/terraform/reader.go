@@ -160,8 +160,13 @@ func (p *parser) wrap(err error) error {
 }
 
 // guessConfig decodes the configuration ahead of the scan, from the last
-// `"configuration":{` in the file. The scan confirms or refutes the guess.
-func (p *parser) guessConfig() {
+// `"configuration":` in a plan; a state has none. The scan confirms or
+// refutes the guess.
+func (p *parser) guessConfig(plan bool) {
+	p.cfgEarly, p.cfgAt, p.cfgOK = &configIndex{}, -1, true
+	if !plan {
+		return
+	}
 	key := []byte(`"configuration":`)
 	at := bytes.LastIndex(p.data, key)
 	if at < 0 {
@@ -179,7 +184,7 @@ func (p *parser) guessConfig() {
 		return
 	}
 	m, _ := v.(map[string]any)
-	p.cfgEarly, p.cfgAt, p.cfgOK = indexConfig(m), start, true
+	p.cfgEarly, p.cfgAt = indexConfig(m), start
 }
 
 func indexConfig(m map[string]any) *configIndex {
@@ -203,9 +208,7 @@ func (p *parser) scan() error {
 	// rather than decoded; a wrong guess costs a second pass. Only plans
 	// have a configuration to guess.
 	useChanges := bytes.Contains(p.data, []byte(`"resource_changes"`))
-	if useChanges {
-		p.guessConfig()
-	}
+	p.guessConfig(useChanges)
 
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make(chan []*record, workers*4)
@@ -413,7 +416,11 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 		return err
 	}
 	if p.cfg == nil {
-		p.cfgOK = false // guessed from a string, not the configuration
+		p.cfg = p.cfgEarly
+		if p.cfgAt >= 0 {
+			// Guessed from a string, not the configuration: there is none.
+			p.cfg, p.cfgOK = &configIndex{}, false
+		}
 	}
 	return d.end()
 }
