@@ -134,7 +134,9 @@ type finding struct {
 	Location    location            `json:"location"`
 	Evidence    map[string]any      `json:"evidence"`
 	Exception   *exception          `json:"exception,omitempty"`
-	Remediation remediation         `json:"remediation"`
+	// Remediation is the rule's; JSON carries it once per rule in rules[],
+	// not on each of what may be hundreds of thousands of findings.
+	Remediation remediation         `json:"-"`
 	Pack        string              `json:"pack,omitempty"`
 
 	sev       rules.Severity
