@@ -9,7 +9,6 @@ func s(name, doc string, enum ...string) *Field {
 }
 func n(name, doc string) *Field  { return &Field{Name: name, Kind: Int, Doc: doc} }
 func sl(name, doc string) *Field { return &Field{Name: name, Kind: StringList, Doc: doc} }
-func sm(name, doc string) *Field { return &Field{Name: name, Kind: StringMap, Doc: doc} }
 func obj(name, doc string, fs ...*Field) *Field {
 	return &Field{Name: name, Kind: Object, Doc: doc, Fields: fs}
 }

@@ -16,12 +16,6 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// document is one Kubernetes object as decoded, before normalization.
-type document struct {
-	obj  map[string]any
-	line int
-}
-
 // decoder turns YAML or JSON bytes into plain Go values: map[string]any,
 // []any, string, bool, int64, float64 and nil.
 type decoder struct {
