@@ -136,8 +136,8 @@ type finding struct {
 	Exception   *exception          `json:"exception,omitempty"`
 	// Remediation is the rule's; JSON carries it once per rule in rules[],
 	// not on each of what may be hundreds of thousands of findings.
-	Remediation remediation         `json:"-"`
-	Pack        string              `json:"pack,omitempty"`
+	Remediation remediation `json:"-"`
+	Pack        string      `json:"pack,omitempty"`
 
 	sev       rules.Severity
 	rule      *ruleInfo
