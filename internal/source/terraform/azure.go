@@ -67,6 +67,10 @@ var azureJoiners = map[string]joiner{
 		Target: "network.network", Ref: "target_resource_id", Apply: azureFlowLog,
 		Natives: []string{"azurerm_virtual_network"},
 	},
+	"azurerm_network_interface": {
+		Target: "compute.instance", Ref: "virtual_machine_id", Apply: azureNIC,
+		Natives: []string{"azurerm_linux_virtual_machine", "azurerm_windows_virtual_machine", "azurerm_virtual_machine"},
+	},
 	"azurerm_virtual_machine_extension": {
 		Target: "compute.instance", Ref: "virtual_machine_id", Apply: azureVMExtension,
 		Natives: []string{"azurerm_linux_virtual_machine", "azurerm_windows_virtual_machine", "azurerm_virtual_machine"},
@@ -315,6 +319,18 @@ func azureIdentity(m mapping) {
 		m.r.Set("identity.principal", ids[0])
 	case strings.Contains(m.n.str("identity.0.type"), "SystemAssigned"):
 		m.r.Set("identity.principal", "SystemAssigned")
+	}
+}
+
+// azureNIC makes its VM public when one of its IP configurations has a
+// public IP. The interface names its VM only once attached (state), so in
+// a plan of new resources it finds none and the VM stays unknown.
+func azureNIC(n *native, target *inventory.Resource) {
+	for i := range n.list("ip_configuration") {
+		if n.str("ip_configuration."+strconv.Itoa(i)+".public_ip_address_id") != "" {
+			setKnown(target, "public_ip", true)
+			return
+		}
 	}
 }
 

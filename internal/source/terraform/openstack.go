@@ -87,6 +87,18 @@ var openstackJoiners = map[string]joiner{
 		Target: "compute.instance", Ref: "instance_id", Apply: openstackFloatingIP,
 		Natives: []string{"opentelekomcloud_compute_instance_v2", "opentelekomcloud_ecs_instance_v1"},
 	},
+	"openstack_networking_floatingip_associate_v2": {
+		Target: "compute.instance", Ref: "port_id", Apply: openstackFloatingIP,
+		Natives: []string{"openstack_compute_instance_v2"},
+	},
+	"opentelekomcloud_networking_floatingip_associate_v2": {
+		Target: "compute.instance", Ref: "port_id", Apply: openstackFloatingIP,
+		Natives: []string{"opentelekomcloud_compute_instance_v2", "opentelekomcloud_ecs_instance_v1"},
+	},
+	"opentelekomcloud_vpc_eip_v1": {
+		Target: "compute.instance", Ref: "publicip.0.port_id", Apply: openstackFloatingIP,
+		Natives: []string{"opentelekomcloud_compute_instance_v2", "opentelekomcloud_ecs_instance_v1"},
+	},
 	"opentelekomcloud_obs_bucket_policy": {
 		Target: "object_storage.bucket", Ref: "bucket", Apply: otcBucketPolicy,
 		Natives: []string{"opentelekomcloud_obs_bucket"},
@@ -250,8 +262,10 @@ func openstackPublicNetwork(n *native, block, nameAttr string) bool {
 	return false
 }
 
-// openstackFloatingIP marks an instance public when a floating IP is
-// associated with it.
+// openstackFloatingIP marks an instance public when a floating IP or an
+// elastic IP is associated with it: by the instance id, or by the port of
+// one of its interfaces, which only the configuration's reference
+// (instance.network.0.port, ecs.nics.0.port_id) leads back to.
 func openstackFloatingIP(n *native, target *inventory.Resource) {
 	setKnown(target, "public_ip", true)
 }

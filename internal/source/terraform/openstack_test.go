@@ -15,6 +15,7 @@ func TestOpenStackPlan(t *testing.T) {
 		{address: "opentelekomcloud_kms_key_v1.obs", path: "protection", want: "software"},
 		{address: "opentelekomcloud_vpc_v1.vpc", path: "flow_logs.enabled", want: true},
 		{address: "opentelekomcloud_ecs_instance_v1.app", path: "encryption.at_rest.enabled", want: true},
+		{address: "opentelekomcloud_ecs_instance_v1.app", path: "public_ip", want: true},
 		{address: "opentelekomcloud_rds_instance_v3.db", path: "public", want: false},
 		{address: "opentelekomcloud_rds_instance_v3.db", path: "high_availability", want: true},
 		{address: "opentelekomcloud_identity_user_v3.ops", path: "console_access", want: true},
