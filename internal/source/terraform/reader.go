@@ -97,7 +97,6 @@ type parser struct {
 	// (states); changes those of resource_changes. build uses changes
 	// when the file has them.
 	planned, changes []*record
-	sawChanges       bool
 
 	cfg *configIndex
 	// cfgEarly is the configuration decoded ahead of the scan, used by
@@ -379,7 +378,6 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 			})
 		case "resource_changes":
 			p.kind = KindPlan
-			p.sawChanges = true
 			return p.walkChanges(d, func(rec *record) {
 				if useChanges {
 					sent = true
