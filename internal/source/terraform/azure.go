@@ -176,10 +176,16 @@ func azureStorageAccount(n *native) *inventory.Resource {
 	}
 	m.boolAttr("encryption.in_transit.enforced", https, true)
 	m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("min_tls_version")), "min_tls_version")
-	if m.unknownAny("allow_nested_items_to_be_public") {
+	// allow_nested_items_to_be_public (v3, default true) was
+	// allow_blob_public_access (v2, default false).
+	guard := "allow_nested_items_to_be_public"
+	if !n.has(guard) && !n.unknown(guard) && (n.has("allow_blob_public_access") || n.unknown("allow_blob_public_access")) {
+		guard = "allow_blob_public_access"
+	}
+	if m.unknownAny(guard) {
 		m.unknown("public_access_block")
 	} else {
-		allow, ok := boolAt(n, "allow_nested_items_to_be_public")
+		allow, ok := boolAt(n, guard)
 		m.r.Set("public_access_block", ok && !allow)
 	}
 	m.boolAttr("versioning.enabled", "blob_properties.0.versioning_enabled", false)
@@ -213,8 +219,12 @@ func azureStorageContainer(n *native, target *inventory.Resource) {
 	if access == "" || access == "private" {
 		return
 	}
+	// The account-level guard wins over the container's setting.
 	if allow, ok := target.Native["allow_nested_items_to_be_public"].(bool); ok && !allow {
-		return // the account-level guard wins over the container's setting
+		return
+	}
+	if allow, ok := target.Native["allow_blob_public_access"].(bool); ok && !allow {
+		return
 	}
 	setKnown(target, "public", true)
 }
