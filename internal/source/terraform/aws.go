@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,6 +41,54 @@ var awsMappers = map[string]mapper{
 	"aws_s3_account_public_access_block": awsAccountSetting,
 	"aws_ebs_encryption_by_default":      awsAccountSetting,
 	"aws_ebs_default_kms_key":            awsAccountSetting,
+}
+
+// awsAttachments fills each security group's attached_to with the
+// instances, launch templates and databases that name it in
+// vpc_security_group_ids (or security_groups), by id or, before apply,
+// through the configuration's references.
+func awsAttachments(natives []*native, rs []*inventory.Resource) {
+	groups := map[string]*inventory.Resource{}
+	for _, r := range rs {
+		if r.Type == "network.firewall" && r.Provider == "aws" {
+			groups[r.Address] = r
+			if id, _ := r.Native["id"].(string); id != "" {
+				groups[id] = r
+			}
+		}
+	}
+	if len(groups) == 0 {
+		return
+	}
+	for _, n := range natives {
+		switch n.Type {
+		case "aws_instance", "aws_launch_template", "aws_db_instance", "aws_rds_cluster":
+		default:
+			continue
+		}
+		seen := map[*inventory.Resource]bool{}
+		for _, attr := range []string{"vpc_security_group_ids", "security_groups", "security_group_names"} {
+			for _, id := range awsStrings(n.Values[attr]) {
+				if g := groups[id]; g != nil {
+					seen[g] = true
+				}
+			}
+			for _, ref := range n.references(attr) {
+				if g := groups[ref.block+ref.index]; g != nil {
+					seen[g] = true
+				}
+			}
+		}
+		for g := range seen {
+			list, _ := g.Attrs["attached_to"].([]any)
+			g.Attrs["attached_to"] = append(list, n.Address)
+		}
+	}
+	for _, g := range groups {
+		if list, _ := g.Attrs["attached_to"].([]any); len(list) > 1 {
+			slices.SortFunc(list, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+		}
+	}
 }
 
 // awsAccountSetting maps an account-wide default to nothing of its own;

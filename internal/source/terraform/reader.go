@@ -640,6 +640,7 @@ func (p *parser) build() (*inventory.Estate, error) {
 		}
 	}
 	awsAccountDefaults(natives, est.Resources)
+	awsAttachments(natives, est.Resources)
 	if t != nil {
 		resolveKeyManagers(est.Resources, t)
 	}
