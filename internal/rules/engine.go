@@ -171,13 +171,19 @@ func (p *program) unknownPaths(r *inventory.Resource) []string {
 	var out []string
 	for _, u := range r.Unknown {
 		for _, q := range p.paths {
-			if u == q || strings.HasPrefix(u, q+".") || strings.HasPrefix(q, u+".") {
+			if u == q || isParentPath(q, u) || isParentPath(u, q) {
 				out = append(out, u)
 				break
 			}
 		}
 	}
 	return out
+}
+
+// isParentPath reports whether parent is a dotted prefix of path ("a.b" of
+// "a.b.c"), without building strings in the evaluation loop.
+func isParentPath(parent, path string) bool {
+	return len(path) > len(parent) && path[len(parent)] == '.' && path[:len(parent)] == parent
 }
 
 func (p *program) finding(r *inventory.Resource, st Status, msg string) *Finding {
