@@ -37,6 +37,7 @@ var azureMappers = map[string]mapper{
 	"azurerm_key_vault_key":                                  azureKeyVaultKey,
 	"azurerm_key_vault_managed_hardware_security_module_key": azureManagedHSMKey,
 	"azurerm_monitor_diagnostic_setting":                     azureDiagnosticSetting,
+	"azurerm_monitor_aad_diagnostic_setting":                 azureAADDiagnosticSetting,
 	"azurerm_monitor_log_profile":                            azureLogProfile,
 }
 
@@ -1015,11 +1016,29 @@ func azureDiagnosticSetting(n *native) *inventory.Resource {
 		return nil
 	}
 	m := azureStart(n, "logging.audit_trail")
+	azureLogExport(m)
+	m.r.Set("all_regions", true) // the activity log covers the whole subscription
+	return m.r
+}
+
+// azureAADDiagnosticSetting maps the export of the Entra ID (Azure AD)
+// audit and sign-in logs: the directory's audit trail.
+func azureAADDiagnosticSetting(n *native) *inventory.Resource {
+	m := azureStart(n, "logging.audit_trail")
+	azureLogExport(m)
+	m.r.Set("all_regions", true) // the directory is global
+	return m.r
+}
+
+// azureLogExport maps what diagnostic settings share: logs go to a
+// workspace, storage account or event hub.
+func azureLogExport(m mapping) {
+	n := m.n
 	// A destination known only after apply (a workspace created in the
 	// same plan) is still a destination.
 	dest := false
 	for _, d := range []string{"log_analytics_workspace_id", "storage_account_id", "eventhub_authorization_rule_id", "partner_solution_id"} {
-		dest = dest || n.str(d) != "" || n.unknown(d)
+		dest = dest || n.str(d) != "" || n.unknown(d) && planned(n, d) != leftOut
 	}
 	logs := len(n.list("enabled_log")) > 0
 	for i := range n.list("log") {
@@ -1028,12 +1047,10 @@ func azureDiagnosticSetting(n *native) *inventory.Resource {
 		}
 	}
 	m.set("enabled", dest && logs, "enabled_log", "log")
-	m.r.Set("all_regions", true) // the activity log covers the whole subscription
 	m.r.Set("integrity_validation", false)
 	m.r.Set("encryption.at_rest.enabled", true)
 	m.r.Set("encryption.at_rest.key_manager", "provider")
-	m.r.Set("data_events", false) // the activity log records control-plane calls only
-	return m.r
+	m.r.Set("data_events", false) // control-plane and directory events only
 }
 
 // azureLogProfile maps the legacy activity log profile.

@@ -47,6 +47,7 @@ var openstackMappers = map[string]mapper{
 	"opentelekomcloud_identity_user_v3":            openstackUser,
 	"opentelekomcloud_identity_role_assignment_v3": openstackRoleAssignment,
 	"opentelekomcloud_identity_agency_v3":          otcAgency,
+	"opentelekomcloud_identity_role_v3":            otcCustomRole,
 	"opentelekomcloud_networking_network_v2":       openstackNetwork,
 }
 
@@ -747,6 +748,47 @@ func otcAgency(n *native) *inventory.Resource {
 		admin = admin || otcAdminRoles[r.(string)]
 	}
 	m.set("admin", admin, "domain_roles", "project_role")
+	return m.r
+}
+
+// otcCustomRole maps a custom role: its statements name actions as
+// service:resource:action with wildcards.
+func otcCustomRole(n *native) *inventory.Resource {
+	m := openstackStart(n, "iam.policy")
+	m.r.Name = firstSet(n.str("display_name"), n.str("name"))
+	m.set("role", m.r.Name, "display_name")
+	m.r.Set("members", []any{})
+	m.r.Set("public", false)
+	m.set("scope", map[string]string{"domain": "account", "project": "project"}[n.str("display_layer")], "display_layer")
+	if m.unknownAny("statement") {
+		m.unknown("statements", "admin", "wildcard_actions")
+		return m.r
+	}
+	statements := []any{}
+	admin, wildcard := false, false
+	for i := range n.list("statement") {
+		p := "statement." + strconv.Itoa(i) + "."
+		effect := strings.ToLower(n.str(p + "effect"))
+		if effect != "deny" {
+			effect = "allow"
+		}
+		actions := stringsAt(n, p+"action")
+		for _, a := range actions {
+			parts := strings.Split(a.(string), ":")
+			if effect == "allow" && (a == "*" || a == "*:*:*") {
+				admin = true
+			}
+			if effect == "allow" && len(parts) > 0 && (parts[len(parts)-1] == "*" || a == "*") {
+				wildcard = true
+			}
+		}
+		statements = append(statements, map[string]any{
+			"effect": effect, "actions": actions, "resources": stringsAt(n, p+"resource"), "principals": []any{},
+		})
+	}
+	m.r.Set("statements", statements)
+	m.r.Set("admin", admin)
+	m.r.Set("wildcard_actions", wildcard)
 	return m.r
 }
 
