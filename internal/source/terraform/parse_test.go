@@ -311,3 +311,50 @@ func TestKeyOrderDoesNotMatter(t *testing.T) {
 		})
 	}
 }
+
+// TestRealPlanReferences reads a plan that terraform itself printed (made
+// with the built-in terraform_data resource, which needs no provider
+// download) and resolves its references the way joiners do: a plain
+// reference, a for_each pair matched by key, and a module output followed
+// into the module instance.
+func TestRealPlanReferences(t *testing.T) {
+	data, err := os.ReadFile("testdata/terraform_data.plan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &parser{file: "terraform_data.plan.json", data: data}
+	p.mappers, p.joiners = registry()
+	if err := p.scan(); err != nil {
+		t.Fatal(err)
+	}
+	est, err := p.build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(est.Unsupported) != 1 || est.Unsupported[0].Count != 11 {
+		t.Errorf("unsupported = %+v, want 11 terraform_data", est.Unsupported)
+	}
+	natives := map[string]*native{}
+	var rs []*inventory.Resource
+	for _, rec := range p.changes {
+		natives[rec.address] = rec.n
+		rs = append(rs, &inventory.Resource{Type: "test", Address: rec.address, Native: rec.n.Values})
+	}
+	all := indexTargets(rs, map[string]bool{"test": true})
+	j := joiner{Target: "test", Ref: "input"}
+	for from, want := range map[string]string{
+		"terraform_data.versioning":           "terraform_data.bucket",
+		`terraform_data.team_cfg["b"]`:        `terraform_data.team["b"]`,
+		"terraform_data.uses_module":          "module.store[0].terraform_data.key",
+		"module.store[1].terraform_data.this": "module.store[1].terraform_data.key",
+	} {
+		n := natives[from]
+		if n == nil {
+			t.Fatalf("no resource %s", from)
+		}
+		got := all.resolve(n, j)
+		if got == nil || got.Address != want {
+			t.Errorf("%s resolves to %v, want %s", from, got, want)
+		}
+	}
+}
