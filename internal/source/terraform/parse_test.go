@@ -358,3 +358,15 @@ func TestRealPlanReferences(t *testing.T) {
 		}
 	}
 }
+
+func TestDetectRealOutput(t *testing.T) {
+	for file, want := range map[string]string{"terraform_data.plan.json": KindPlan, "terraform_data.state.json": KindState} {
+		data, err := os.ReadFile("testdata/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind, ok := Detect(data); !ok || kind != want {
+			t.Errorf("Detect(%s) = %q, %v; want %q", file, kind, ok, want)
+		}
+	}
+}
