@@ -189,9 +189,9 @@ func azureStorageAccount(n *native) *inventory.Resource {
 		allow, ok := boolAt(n, guard)
 		m.r.Set("public_access_block", ok && !allow)
 	}
-	m.boolAttr("versioning.enabled", "blob_properties.0.versioning_enabled", false)
+	m.boolDefault("versioning.enabled", "blob_properties.0.versioning_enabled", false)
 	state := n.str("immutability_policy.0.state")
-	m.set("object_lock.enabled", state == "Locked" || state == "Unlocked", "immutability_policy")
+	m.setDefault("object_lock.enabled", state == "Locked" || state == "Unlocked", "immutability_policy")
 	switch strings.ToUpper(n.str("account_replication_type")) {
 	case "GRS", "RAGRS", "GZRS", "RAGZRS":
 		m.r.Set("replication.enabled", true)
@@ -201,7 +201,7 @@ func azureStorageAccount(n *native) *inventory.Resource {
 	m.r.Set("replication.regions", []any{})
 	publicAccess, ok := boolAt(n, "public_network_access_enabled")
 	private := (ok && !publicAccess) || strings.EqualFold(n.str("network_rules.0.default_action"), "Deny")
-	m.set("network.private_only", private, "public_network_access_enabled", "network_rules.0.default_action")
+	m.setDefault("network.private_only", private, "public_network_access_enabled", "network_rules.0.default_action")
 	return m.r
 }
 
@@ -468,7 +468,7 @@ func azureMSSQLServer(n *native) *inventory.Resource {
 	m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("minimum_tls_version")), "minimum_tls_version")
 	// The public endpoint admits only what firewall rules allow: a rule
 	// open to the internet is joined in.
-	m.set("public", false, "public_network_access_enabled")
+	m.r.Set("public", false)
 	m.r.Set("backup.enabled", true) // point-in-time backups are always taken
 	m.r.Set("backup.retention_days", int64(7))
 	if m.unknownAny("azuread_administrator") {
@@ -529,16 +529,16 @@ func azureFlexibleServer(engine string) mapper {
 		m.r.Set("encryption.in_transit.min_tls_version", "1.2")
 		// Reachable only through a firewall rule open to the internet,
 		// joined in; a server in a delegated subnet has no public endpoint.
-		m.set("public", false, "public_network_access_enabled", "delegated_subnet_id")
+		m.r.Set("public", false)
 		m.r.Set("backup.enabled", true)
 		m.intAttr("backup.retention_days", "backup_retention_days", 7)
-		if m.unknownAny("high_availability") {
+		if m.unknownKept("high_availability") {
 			m.unknown("high_availability")
 		} else {
 			mode := n.str("high_availability.0.mode")
 			m.r.Set("high_availability", mode != "" && !strings.EqualFold(mode, "Disabled"))
 		}
-		if m.unknownAny("authentication") {
+		if m.unknownKept("authentication") {
 			m.unknown("auth.iam", "auth.local_only")
 		} else {
 			entra, _ := boolAt(n, "authentication.0.active_directory_auth_enabled")
@@ -561,7 +561,7 @@ func azureSingleServer(engine string) mapper {
 		m.r.Set("encryption.at_rest.key_manager", "provider") // a server key resource is joined in
 		m.boolAttr("encryption.in_transit.enforced", "ssl_enforcement_enabled", false)
 		m.set("encryption.in_transit.min_tls_version", azureTLS(n.str("ssl_minimal_tls_version_enforced")), "ssl_minimal_tls_version_enforced")
-		m.set("public", false, "public_network_access_enabled") // firewall rules are joined in
+		m.r.Set("public", false) // firewall rules are joined in
 		m.r.Set("backup.enabled", true)
 		m.intAttr("backup.retention_days", "backup_retention_days", 7)
 		m.r.Set("high_availability", false)
@@ -721,7 +721,13 @@ func azureNSG(n *native) *inventory.Resource {
 func azureNSGRule(n *native, target *inventory.Resource) {
 	m := mapping{n: n, r: target}
 	if target.IsUnknown("rules") {
-		return
+		// Inline and standalone rules exclude each other in azurerm: a
+		// group whose inline rules are unknown only because they are
+		// computed (absent from its values) has the standalone ones.
+		if target.Native["security_rule"] != nil || azureRuleUnknown(n, "") {
+			return
+		}
+		setKnown(target, "rules", []any{})
 	}
 	if azureRuleUnknown(n, "") {
 		m.unknown("rules")
@@ -1291,6 +1297,42 @@ func (m mapping) plannedBool(attr, path string) {
 			m.r.SetUnknown(attr)
 		}
 	}
+}
+
+// unknownKept is unknownAny, except that a top-level block or attribute
+// the configuration leaves out counts as absent, so its default applies.
+// A dynamic block is also missing from the configuration, so use it only
+// where the default is the reading that shows a finding (versioning off,
+// no private network), never where it would hide one.
+func (m mapping) unknownKept(paths ...string) bool {
+	for _, p := range paths {
+		top, _, _ := strings.Cut(p, ".")
+		if m.n.unknown(top) && planned(m.n, top) == leftOut {
+			continue
+		}
+		if unknownBelow(m.n, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// setDefault is set with unknownKept's reading of the dependencies.
+func (m mapping) setDefault(attr string, v any, deps ...string) {
+	if m.unknownKept(deps...) {
+		m.r.SetUnknown(attr)
+		return
+	}
+	setKnown(m.r, attr, v)
+}
+
+// boolDefault is boolAttr with unknownKept's reading of path.
+func (m mapping) boolDefault(attr, path string, def bool) {
+	v, ok := boolAt(m.n, path)
+	if !ok {
+		v = def
+	}
+	m.setDefault(attr, v, path)
 }
 
 // boolAttr copies the bool at path, def if it is absent.

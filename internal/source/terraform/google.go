@@ -90,7 +90,7 @@ func googleBucket(n *native) *inventory.Resource {
 	// Nothing on a bucket refuses plain HTTP for public objects.
 	m.r.Set("encryption.in_transit.enforced", false)
 	m.r.Set("public", false) // IAM bindings and ACLs are joined in
-	m.set("public_access_block", strings.EqualFold(n.str("public_access_prevention"), "enforced"), "public_access_prevention")
+	m.setDefault("public_access_block", strings.EqualFold(n.str("public_access_prevention"), "enforced"), "public_access_prevention")
 	m.boolAttr("versioning.enabled", "versioning.0.enabled", false)
 	m.set("logging.enabled", n.str("logging.0.log_bucket") != "", "logging")
 	m.set("logging.destination", n.str("logging.0.log_bucket"), "logging")
@@ -261,6 +261,11 @@ func googleMachine(m mapping) {
 	case n.unknown("service_account"):
 		m.unknown("identity.principal", "identity.default_service_account")
 	case len(n.list("service_account")) == 0:
+		m.r.Set("identity.default_service_account", false)
+	case n.unknown(email) && strings.Contains("."+n.reference(email), ".google_service_account."):
+		// The email of a service account the configuration manages: not
+		// the default one, though which is known only after apply.
+		m.unknown("identity.principal")
 		m.r.Set("identity.default_service_account", false)
 	case n.unknown(email) && planned(n, email) != leftOut:
 		m.unknown("identity.principal", "identity.default_service_account")
@@ -525,7 +530,12 @@ func googleIAM(scope string) mapper {
 		for _, mem := range members {
 			public = public || googlePublicMember(mem.(string))
 		}
-		m.set("public", public, "member", "members")
+		if n.unknown("member") && strings.Contains("."+n.reference("member"), ".google_service_account.") {
+			// A service account's member string: never allUsers.
+			m.r.Set("public", false)
+		} else {
+			m.set("public", public, "member", "members")
+		}
 		m.r.Set("scope", scope)
 		m.r.Set("statements", []any{})
 		return m.r

@@ -513,7 +513,7 @@ func rdsInstance(n *native) *inventory.Resource {
 	m.atRestKey("none", []string{"volume"}, keyAttr{path: "volume.0.disk_encryption_id", manager: "customer"})
 	// ssl_enable offers TLS; only require_secure_transport refuses
 	// plain connections.
-	if m.unknownAny("ssl_enable", "parameters") {
+	if m.unknownKept("ssl_enable", "parameters") {
 		m.unknown("encryption.in_transit.enforced")
 	} else {
 		ssl, _ := boolAt(n, "ssl_enable")
