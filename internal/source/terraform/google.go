@@ -233,9 +233,10 @@ func googleMachine(m mapping) {
 		m.r.Set("confidential_computing", googleConfidential(n.str("confidential_instance_config.0.confidential_instance_type"), enabled))
 	}
 	// Shielded VM defaults: secure boot off, vTPM and integrity monitoring on.
-	m.boolAttr("secure_boot.enabled", "shielded_instance_config.0.enable_secure_boot", false)
-	m.boolAttr("secure_boot.vtpm", "shielded_instance_config.0.enable_vtpm", true)
-	m.boolAttr("secure_boot.integrity_monitoring", "shielded_instance_config.0.enable_integrity_monitoring", true)
+	// Left out, the block is computed; Compute Engine's defaults apply.
+	m.boolDefault("secure_boot.enabled", "shielded_instance_config.0.enable_secure_boot", false)
+	m.boolDefault("secure_boot.vtpm", "shielded_instance_config.0.enable_vtpm", true)
+	m.boolDefault("secure_boot.integrity_monitoring", "shielded_instance_config.0.enable_integrity_monitoring", true)
 	// Whether an interface has an access config is known even while its
 	// address is not.
 	public, later := false, n.unknown("network_interface")
@@ -567,7 +568,9 @@ func googleCryptoKey(n *native) *inventory.Resource {
 		m.r.Region = strings.ToLower(parts[3])
 	}
 	m.r.Set("enabled", true)
-	if m.unknownAny("version_template") {
+	// Left out, version_template is computed: a software key with
+	// Google's symmetric algorithm.
+	if m.unknownKept("version_template") {
 		m.unknown("protection", "algorithm")
 	} else {
 		switch strings.ToUpper(n.str("version_template.0.protection_level")) {
