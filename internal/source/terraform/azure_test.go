@@ -712,3 +712,33 @@ func TestCatalogKnowsEveryMapper(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMappers maps every golden case of the azure, google and
+// openstack files (joiners applied) per iteration.
+// go test ./internal/source/terraform -run '^$' -bench Mappers -benchmem
+func BenchmarkMappers(b *testing.B) {
+	t := &testing.T{}
+	var cases []mapperCase
+	for _, p := range []string{"azure", "google", "openstack"} {
+		cases = append(cases, readCases(t, filepath.Join("testdata", p+"_mappers.json"))...)
+	}
+	mappers, joiners := registry()
+	natives := make([]*native, len(cases))
+	for i, c := range cases {
+		natives[i] = c.native()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		byAddr := make(map[string]*inventory.Resource, len(cases))
+		for i, c := range cases {
+			if m, ok := mappers[c.Type]; ok {
+				if r := m(natives[i]); r != nil {
+					byAddr[c.Address] = r
+				}
+			} else if target := byAddr[c.Target]; target != nil {
+				joiners[c.Type].Apply(natives[i], target)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cases)), "ns/resource")
+}
