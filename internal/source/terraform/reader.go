@@ -105,7 +105,9 @@ type parser struct {
 	cfgAt    int
 	cfgOK    bool
 
-	variables map[string]any
+	// variables are the root module's input values; lateVariables those
+	// found after the workers started.
+	variables, lateVariables map[string]any
 
 	// plannedAt finds a planned_values resource by address, so a resource
 	// read from resource_changes is located where its planned values are.
@@ -241,6 +243,9 @@ func (p *parser) scan() error {
 	wg.Wait()
 	if err != nil {
 		return err
+	}
+	if p.lateVariables != nil {
+		p.variables = p.lateVariables
 	}
 	if p.kind == "" {
 		return errors.New("neither a plan nor a state: no planned_values, resource_changes or values at the top level; pass the output of `terraform show -json`")
@@ -399,11 +404,14 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 			return nil
 		case "variables":
 			v, err := d.value()
+			m, _ := v.(map[string]any)
 			if sent {
-				// Provider regions may have been taken without them.
-				p.cfgOK = false
+				// Workers may have taken provider regions without them,
+				// and may still be reading: keep them for the second pass.
+				p.cfgOK, p.lateVariables = false, m
+				return err
 			}
-			p.variables, _ = v.(map[string]any)
+			p.variables = m
 			return err
 		case "prior_state", "resource_drift", "output_changes":
 			p.kind = KindPlan
