@@ -140,13 +140,6 @@ type span struct{ start, end, depth int }
 
 func (sp span) ok() bool { return sp.end > sp.start }
 
-// configIndex is the configuration, indexed for the mappers.
-type configIndex struct {
-	resources map[string]configResource
-	outputs   map[string]map[string][]any
-	providers map[string]any
-}
-
 // jobBatch is how many records travel to a worker at once.
 const jobBatch = 64
 
@@ -180,21 +173,11 @@ func (p *parser) guessConfig(plan bool) {
 		return
 	}
 	start := d.pos
-	v, err := d.value()
+	c, err := readConfig(d)
 	if err != nil {
 		return
 	}
-	m, _ := v.(map[string]any)
-	p.cfgEarly, p.cfgAt = indexConfig(m), start
-}
-
-func indexConfig(m map[string]any) *configIndex {
-	c := &configIndex{resources: map[string]configResource{}, outputs: map[string]map[string][]any{}}
-	if rm, ok := m["root_module"].(map[string]any); ok {
-		collectConfig(rm, "", c.resources, c.outputs, 0)
-	}
-	c.providers, _ = m["provider_config"].(map[string]any)
-	return c
+	p.cfgEarly, p.cfgAt = c, start
 }
 
 // scan walks the document once, reading the small fields itself and handing
@@ -390,17 +373,16 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 				}
 			})
 		case "configuration":
-			start := d.pos
-			v, err := d.value()
+			if p.cfgOK && d.pos == p.cfgAt {
+				// The guess was right: the configuration is read.
+				p.cfg = p.cfgEarly
+				return d.skipFast()
+			}
+			c, err := readConfig(d)
 			if err != nil {
 				return err
 			}
-			if p.cfgOK && start == p.cfgAt {
-				p.cfg = p.cfgEarly
-				return nil
-			}
-			m, _ := v.(map[string]any)
-			p.cfg, p.cfgOK = indexConfig(m), false
+			p.cfg, p.cfgOK = c, false
 			return nil
 		case "variables":
 			v, err := d.value()
@@ -565,12 +547,6 @@ func (p *parser) walkChanges(d *decoder, send func(*record)) error {
 	})
 }
 
-// configResource is one resource block of the configuration.
-type configResource struct {
-	expressions map[string]any
-	providerKey string
-}
-
 // build finishes what the workers could not (all of it, when the
 // configuration guess failed), then joins the split resources.
 func (p *parser) build() (*inventory.Estate, error) {
@@ -665,51 +641,6 @@ func safeMap(m mapper, n *native) (r *inventory.Resource, err error) {
 		}
 	}()
 	return m(n), nil
-}
-
-// collectConfig indexes the resource blocks of a configuration module and
-// its module calls by module path without instance keys
-// (module.net.aws_vpc.main).
-func collectConfig(mod map[string]any, prefix string, out map[string]configResource, outputs map[string]map[string][]any, depth int) {
-	if depth > MaxDepth {
-		return
-	}
-	if os, ok := mod["outputs"].(map[string]any); ok {
-		path := strings.TrimSuffix(prefix, ".")
-		m := map[string][]any{}
-		for name, o := range os {
-			om, _ := o.(map[string]any)
-			expr, _ := om["expression"].(map[string]any)
-			if refs, ok := expr["references"].([]any); ok {
-				m[name] = refs
-			}
-		}
-		outputs[path] = m
-	}
-	rs, _ := mod["resources"].([]any)
-	for _, e := range rs {
-		r, ok := e.(map[string]any)
-		if !ok {
-			continue
-		}
-		addr, _ := r["address"].(string)
-		if addr == "" {
-			continue
-		}
-		exprs, _ := r["expressions"].(map[string]any)
-		key, _ := r["provider_config_key"].(string)
-		out[prefix+addr] = configResource{expressions: exprs, providerKey: key}
-	}
-	calls, _ := mod["module_calls"].(map[string]any)
-	for name, c := range calls {
-		call, ok := c.(map[string]any)
-		if !ok {
-			continue
-		}
-		if m, ok := call["module"].(map[string]any); ok {
-			collectConfig(m, prefix+"module."+name+".", out, outputs, depth+1)
-		}
-	}
 }
 
 // providerRegion returns the region a provider configuration sets, as a
