@@ -72,13 +72,15 @@ for n in "${sizes[@]}"; do
 	fi
 	size=$(stat -c %s "$plan")
 	cat "$plan" > /dev/null # both tools read from the page cache
+	limit=()
+	((size > 512 << 20)) && limit=(--max-input-size "$size") # beyond scan's default limit
 
 	# hoheit: exit 1 means findings, not failure.
 	walls=()
 	cpus=()
 	max_rss=0
 	for ((i = 0; i < runs; i++)); do
-		measure "hoheit-$n" "$out/hoheit" scan "$plan" --format json --output /dev/null --quiet
+		measure "hoheit-$n" "$out/hoheit" scan "$plan" "${limit[@]}" --format json --output /dev/null --quiet
 		if ((status > 1)); then
 			echo "hoheit failed on $plan (exit $status)" >&2
 			exit 1
@@ -90,7 +92,7 @@ for n in "${sizes[@]}"; do
 	h_wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
 	h_cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
 	h_rss=$max_rss
-	"$out/hoheit" scan "$plan" --format json --output "$out/hoheit-$n.json" --quiet || true
+	"$out/hoheit" scan "$plan" "${limit[@]}" --format json --output "$out/hoheit-$n.json" --quiet || true
 	read -r h_found h_unknown h_resources < <("$out/findings" hoheit "$out/hoheit-$n.json")
 	echo "N=$n hoheit: ${h_wall}s wall ${h_cpu}s CPU ${h_rss}KiB, $h_found findings ($h_unknown unknown) over $h_resources resources" >&2
 
