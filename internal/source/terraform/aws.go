@@ -248,6 +248,10 @@ func awsBoolDefault(r *inventory.Resource, n *native, attr, path string, def boo
 // left out, the service's default holds and def is set; configured (from
 // values known only at apply), attr is marked unknown. It reports whether
 // the value at path was unknown, so the caller reads it only if not.
+//
+// "Left out" is what the plan's configuration says. Terraform does not
+// print `dynamic` blocks there (hashicorp/terraform#28346), so a dynamic
+// block whose content is unknown until apply reads as left out.
 func awsDefault(r *inventory.Resource, n *native, attr, path string, def any) (unknown bool) {
 	if !n.unknown(path) {
 		return false
