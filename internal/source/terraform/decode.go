@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -355,11 +356,9 @@ func (d *decoder) rawString() ([]byte, error) {
 	}
 	s := d.data[start : start+i]
 	if bytes.IndexByte(s, '\\') < 0 {
-		for _, c := range s {
-			if c < 0x20 {
-				d.pos = start + bytes.IndexByte(s, c)
-				return nil, d.errorf("invalid control character %q in string", c)
-			}
+		if j := controlChar(s); j >= 0 {
+			d.pos = start + j
+			return nil, d.errorf("invalid control character %q in string", s[j])
 		}
 		d.pos = start + i + 1
 		return s, nil
@@ -434,6 +433,27 @@ func (d *decoder) unescape(start int) ([]byte, error) {
 		}
 		i += 2
 	}
+}
+
+// controlChar returns the index of the first byte below 0x20 in s, or -1.
+// It tests eight bytes at a time: strings are most of a plan's bytes.
+func controlChar(s []byte) int {
+	const lo, hi = 0x2020202020202020, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		// A byte below 0x20 borrows when 0x20 is subtracted and had its
+		// high bit clear.
+		if (x-lo)&^x&hi != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return i
+		}
+	}
+	return -1
 }
 
 func hex4(data []byte, i int) (rune, bool) {

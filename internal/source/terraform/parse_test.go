@@ -370,3 +370,17 @@ func TestDetectRealOutput(t *testing.T) {
 		}
 	}
 }
+
+func TestControlChar(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		want int
+	}{
+		{"", -1}, {"plain ascii text here", -1}, {"\x1f", 0}, {"abcdefgh\x00", 8}, {"abcdefghijklmno\tp", 15},
+		{"\x7f\x80\xff\xc3\xa9 utf-8 and high bytes", -1}, {"12345678123456781234567\n", 23},
+	} {
+		if got := controlChar([]byte(tt.s)); got != tt.want {
+			t.Errorf("controlChar(%q) = %d, want %d", tt.s, got, tt.want)
+		}
+	}
+}
