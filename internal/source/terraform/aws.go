@@ -1009,6 +1009,9 @@ func awsIAMRole(n *native) *inventory.Resource {
 		trusted := p.trusted()
 		r.Set("trusted", awsList(trusted))
 		own := nativeAccount(n)
+		if own == "" {
+			own = n.account
+		}
 		external, undecided := false, false
 		for _, t := range trusted {
 			acct, ok := awsPrincipalAccount(t)

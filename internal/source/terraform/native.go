@@ -28,6 +28,10 @@ type native struct {
 	Region   string
 	Location inventory.Location
 
+	// account is the account the provider configuration names, if any
+	// (see providerSettings), for resources whose values do not say.
+	account string
+
 	// outputs holds the configuration's module outputs (module path
 	// without instance keys -> output name -> its references), so a
 	// reference to module.kms.key_arn leads to the resource behind it.

@@ -384,3 +384,19 @@ func TestControlChar(t *testing.T) {
 		}
 	}
 }
+
+// TestProviderAccount checks that the account the AWS provider assumes a
+// role in (through a variable) becomes every resource's account, and that a
+// role trusting another account is then external, not unknown.
+func TestProviderAccount(t *testing.T) {
+	est := parseFile(t, "aws_core.plan.json")
+	for _, r := range est.Resources {
+		if r.Account != "123456789012" {
+			t.Errorf("%s account = %q, want 123456789012 from the provider's assume_role", r.Address, r.Account)
+		}
+	}
+	r := resourceAt(t, est, "aws_iam_role.vendor")
+	if v, _ := r.Get("external"); v != true || r.IsUnknown("external") {
+		t.Errorf("aws_iam_role.vendor external = %v (unknown %v), want true", v, r.Unknown)
+	}
+}

@@ -241,11 +241,11 @@ func (p *parser) scan() error {
 type worker struct {
 	p       *parser
 	d       *decoder
-	regions map[*configIndex]map[string]string
+	regions map[*configIndex]map[string]providerConfig
 }
 
 func (p *parser) newWorker() *worker {
-	return &worker{p: p, d: newDecoder(nil), regions: map[*configIndex]map[string]string{}}
+	return &worker{p: p, d: newDecoder(nil), regions: map[*configIndex]map[string]providerConfig{}}
 }
 
 // process decodes a record's values and unknowns and, given the
@@ -283,10 +283,10 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	}
 	n := rec.n
 	n.outputs = cfg.outputs
-	n.Config, n.Region = nil, ""
+	n.Config, n.Region, n.account = nil, "", ""
 	regions := w.regions[cfg]
 	if regions == nil {
-		regions = map[string]string{}
+		regions = map[string]providerConfig{}
 		w.regions[cfg] = regions
 	}
 	key := n.Provider
@@ -298,12 +298,12 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 		key = cr.providerKey
 	}
 	if cfg.providers != nil {
-		reg, ok := regions[key]
+		pc, ok := regions[key]
 		if !ok {
-			reg = w.p.providerRegion(cfg.providers, key)
-			regions[key] = reg
+			pc = w.p.providerSettings(cfg.providers, key)
+			regions[key] = pc
 		}
-		n.Region = reg
+		n.Region, n.account = pc.region, pc.account
 	}
 	m, ok := w.p.mappers[n.Type]
 	if !ok {
@@ -643,9 +643,15 @@ func safeMap(m mapper, n *native) (r *inventory.Resource, err error) {
 	return m(n), nil
 }
 
-// providerRegion returns the region a provider configuration sets, as a
-// constant or through a root module variable.
-func (p *parser) providerRegion(providers map[string]any, key string) string {
+// providerConfig is what a provider configuration says about where its
+// resources are.
+type providerConfig struct{ region, account string }
+
+// providerSettings reads the region (region, location) and the account
+// (AWS: the account of assume_role's role, or a single allowed_account_ids
+// entry) a provider configuration sets, as constants or through root module
+// variables.
+func (p *parser) providerSettings(providers map[string]any, key string) providerConfig {
 	pc, ok := providers[key].(map[string]any)
 	if !ok {
 		// Module keys are "module.x:aws"; fall back to the provider's own
@@ -658,31 +664,48 @@ func (p *parser) providerRegion(providers map[string]any, key string) string {
 			pc, ok = providers[name].(map[string]any)
 		}
 		if !ok {
-			return ""
+			return providerConfig{}
 		}
 	}
 	exprs, _ := pc["expressions"].(map[string]any)
+	var out providerConfig
 	for _, attr := range []string{"region", "location"} {
-		e, ok := exprs[attr].(map[string]any)
-		if !ok {
-			continue
+		if s, ok := p.exprValue(exprs[attr]).(string); ok && s != "" {
+			out.region = normalizeRegion(s)
+			break
 		}
-		if s, ok := e["constant_value"].(string); ok {
-			return normalizeRegion(s)
-		}
-		refs, _ := e["references"].([]any)
-		for _, ref := range refs {
-			s, _ := ref.(string)
-			if name, ok := strings.CutPrefix(s, "var."); ok {
-				if v, ok := p.variables[name].(map[string]any); ok {
-					if s, ok := v["value"].(string); ok {
-						return normalizeRegion(s)
-					}
-				}
+	}
+	if ids, ok := p.exprValue(exprs["allowed_account_ids"]).([]any); ok && len(ids) == 1 {
+		out.account, _ = ids[0].(string)
+	}
+	if roles, ok := exprs["assume_role"].([]any); ok && len(roles) == 1 {
+		role, _ := roles[0].(map[string]any)
+		if arn, ok := p.exprValue(role["role_arn"]).(string); ok {
+			if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 && parts[4] != "" {
+				out.account = parts[4]
 			}
 		}
 	}
-	return ""
+	return out
+}
+
+// exprValue returns an expression's value when the plan knows it: a
+// constant, or a root module variable it refers to.
+func (p *parser) exprValue(expr any) any {
+	e, _ := expr.(map[string]any)
+	if v, ok := e["constant_value"]; ok {
+		return v
+	}
+	refs, _ := e["references"].([]any)
+	for _, ref := range refs {
+		s, _ := ref.(string)
+		if name, ok := strings.CutPrefix(s, "var."); ok {
+			if v, ok := p.variables[name].(map[string]any); ok {
+				return v["value"]
+			}
+		}
+	}
+	return nil
 }
 
 // providerShortName takes "registry.terraform.io/hashicorp/aws" to "aws";
@@ -738,6 +761,9 @@ func fillCommon(r *inventory.Resource, n *native) {
 	}
 	if r.Account == "" {
 		r.Account = nativeAccount(n)
+	}
+	if r.Account == "" {
+		r.Account = n.account
 	}
 	if r.Attrs == nil {
 		r.Attrs = map[string]any{}
