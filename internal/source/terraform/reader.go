@@ -104,6 +104,8 @@ type parser struct {
 	cfgEarly *configIndex
 	cfgAt    int
 	cfgOK    bool
+	// cfgDone is closed once cfgEarly and cfgAt are set.
+	cfgDone chan struct{}
 
 	// variables are the root module's input values; lateVariables those
 	// found after the workers started.
@@ -154,30 +156,30 @@ func (p *parser) wrap(err error) error {
 }
 
 // guessConfig decodes the configuration ahead of the scan, from the last
-// `"configuration":` in a plan; a state has none. The scan confirms or
-// refutes the guess.
-func (p *parser) guessConfig(plan bool) {
-	p.cfgEarly, p.cfgAt, p.cfgOK = &configIndex{}, -1, true
+// `"configuration":` in a plan, and returns it with its offset; a state has
+// none (offset -1). The scan confirms or refutes the guess.
+func guessConfig(data []byte, plan bool) (*configIndex, int) {
+	none := &configIndex{}
 	if !plan {
-		return
+		return none, -1
 	}
 	key := []byte(`"configuration":`)
-	at := bytes.LastIndex(p.data, key)
+	at := bytes.LastIndex(data, key)
 	if at < 0 {
-		return
+		return none, -1
 	}
-	d := newDecoder(p.data)
+	d := newDecoder(data)
 	d.pos = at + len(key)
 	d.depth = 1
 	if d.peek() != '{' {
-		return
+		return none, -1
 	}
 	start := d.pos
 	c, err := readConfig(d)
 	if err != nil {
-		return
+		return none, -1
 	}
-	p.cfgEarly, p.cfgAt = c, start
+	return c, start
 }
 
 // scan walks the document once, reading the small fields itself and handing
@@ -192,7 +194,13 @@ func (p *parser) scan() error {
 	// rather than decoded; a wrong guess costs a second pass. Only plans
 	// have a configuration to guess.
 	useChanges := bytes.Contains(p.data, []byte(`"resource_changes"`))
-	p.guessConfig(useChanges)
+	// The guess runs while the scanner passes over planned_values, which
+	// needs no configuration; workers wait for it before they map.
+	p.cfgOK, p.cfgDone = true, make(chan struct{})
+	go func() {
+		p.cfgEarly, p.cfgAt = guessConfig(p.data, useChanges)
+		close(p.cfgDone)
+	}()
 
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make(chan []*record, workers*4)
@@ -202,6 +210,7 @@ func (p *parser) scan() error {
 		go func() {
 			defer wg.Done()
 			w := p.newWorker()
+			<-p.cfgDone
 			for batch := range jobs {
 				for _, rec := range batch {
 					w.process(rec, p.cfgEarly)
@@ -224,6 +233,7 @@ func (p *parser) scan() error {
 	}
 	close(jobs)
 	wg.Wait()
+	<-p.cfgDone
 	if err != nil {
 		return err
 	}
@@ -373,6 +383,7 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 				}
 			})
 		case "configuration":
+			<-p.cfgDone
 			if p.cfgOK && d.pos == p.cfgAt {
 				// The guess was right: the configuration is read.
 				p.cfg = p.cfgEarly
@@ -404,6 +415,7 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 		return err
 	}
 	if p.cfg == nil {
+		<-p.cfgDone
 		p.cfg = p.cfgEarly
 		if p.cfgAt >= 0 {
 			// Guessed from a string, not the configuration: there is none.
