@@ -80,11 +80,13 @@ func Parse(file string, data []byte) (*inventory.Estate, error) {
 // and map it at once, while its maps are still in the cache. A plan's
 // resources are taken from resource_changes, where the planned values
 // (change.after) and the unknowns (change.after_unknown) sit side by side;
-// planned_values is only skipped. Mapping needs the configuration, which
-// Terraform prints near the end of the file, so the parser decodes it first
-// by a guess (the last `"configuration":{`) and checks the guess when the
-// scan reaches the real key; when the guess fails, or a file lacks
-// resource_changes, the decoding and mapping run after the scan instead.
+// planned_values only locates and orders them. Mapping needs the
+// configuration, which Terraform prints near the end of the file, so the
+// parser decodes it ahead, while the scanner passes over planned_values, by
+// a guess (the last `"configuration":`), and checks the guess when the
+// scan reaches the real key. When the guess fails, variables come late, or
+// a file lacks resource_changes, the mapping (and decoding) runs again
+// after the scan, with what the scan read.
 type parser struct {
 	file string
 	data []byte
