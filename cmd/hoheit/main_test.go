@@ -95,8 +95,8 @@ func TestMalformedInputNamesFileAndLine(t *testing.T) {
 	if code != cli.ExitUsage {
 		t.Fatalf("exit %d, want %d", code, cli.ExitUsage)
 	}
-	if !strings.Contains(stderr, "broken.json") || !strings.Contains(stderr, "line 4") {
-		t.Errorf("stderr does not name broken.json and line 4: %s", stderr)
+	if !strings.Contains(stderr, "broken.json:4:") {
+		t.Errorf("stderr does not name broken.json:4: %s", stderr)
 	}
 	if !strings.Contains(out, "aws_s3_bucket.public_site") || !strings.Contains(out, "broken.json") {
 		t.Errorf("the good input was not scanned or the report does not name the failed one")

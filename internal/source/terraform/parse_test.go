@@ -150,9 +150,9 @@ func TestParseErrors(t *testing.T) {
 		name, input string
 		want        []string
 	}{
-		{"truncated", "{\n  \"format_version\": \"1.2\",\n  \"planned_values\": {\"root_module\": {", []string{"bad.json", "line 3", "unexpected end"}},
-		{"garbage", `{"format_version": "1.2", "planned_values": x}`, []string{"bad.json", "line 1, column 45", "invalid character 'x'"}},
-		{"bad value in a resource", `{"format_version":"1.2","planned_values":{"root_module":{"resources":[{"mode":"managed","type":"aws_s3_bucket","address":"a.b","values":{"a":tru}}]}}}`, []string{"bad.json", "line 1, column 142", "invalid literal, want true"}},
+		{"truncated", "{\n  \"format_version\": \"1.2\",\n  \"planned_values\": {\"root_module\": {", []string{"bad.json", "bad.json:3:", "unexpected end"}},
+		{"garbage", `{"format_version": "1.2", "planned_values": x}`, []string{"bad.json", "bad.json:1:45:", "invalid character 'x'"}},
+		{"bad value in a resource", `{"format_version":"1.2","planned_values":{"root_module":{"resources":[{"mode":"managed","type":"aws_s3_bucket","address":"a.b","values":{"a":tru}}]}}}`, []string{"bad.json", "bad.json:1:142:", "invalid literal, want true"}},
 		{"trailing data", `{"format_version":"1.2","values":{}} {}`, []string{"after top-level value"}},
 		{"too deep", deep, []string{"bad.json", "nested deeper than 512"}},
 		{"deep outside resources", `{"format_version":"1.2","prior_state":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}`, []string{"nested deeper than 512"}},

@@ -24,9 +24,13 @@ const (
 // first key that decides, which Terraform writes near the start.
 func Detect(data []byte) (kind string, ok bool) {
 	d := newDecoder(trimBOM(data))
-	versioned := false
+	versioned, raw := false, false
 	err := d.fields(func(k []byte) error {
 		switch string(k) {
+		case "serial", "lineage":
+			// A raw terraform.tfstate, not `terraform show -json` output.
+			raw = true
+			return errStop
 		case "format_version", "terraform_version":
 			versioned = true
 		case "planned_values", "resource_changes", "prior_state", "resource_drift", "output_changes":
@@ -41,6 +45,8 @@ func Detect(data []byte) (kind string, ok bool) {
 		return d.skipFast()
 	})
 	switch {
+	case raw:
+		return "", false
 	case kind != "":
 		return kind, true
 	case err == nil && versioned:
@@ -151,10 +157,10 @@ func (p *parser) wrap(err error) error {
 	var se *syntaxError
 	if errors.As(err, &se) {
 		line, col := position(p.data, se.Offset)
-		return fmt.Errorf("reading %s: line %d, column %d (byte %d): %s; check that it is the unchanged output of `terraform show -json`",
-			p.file, line, col, se.Offset, se.Msg)
+		return fmt.Errorf("%s:%d:%d: %s (byte %d); check that it is the unchanged output of `terraform show -json`",
+			p.file, line, col, se.Msg, se.Offset)
 	}
-	return fmt.Errorf("reading %s: %w", p.file, err)
+	return fmt.Errorf("%s: %w", p.file, err)
 }
 
 // guessConfig decodes the configuration ahead of the scan, from the last
