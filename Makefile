@@ -42,8 +42,10 @@ fuzz-smoke:
 
 ## example: the README's first command must run and find the planted mistakes (exit 1)
 example:
-	@$(GO) run ./cmd/hoheit scan examples/estate --quiet --format json --output /dev/null; \
-	  rc=$$?; if [ $$rc -ne 1 ]; then echo "hoheit scan examples/estate exited $$rc, want 1 (findings)"; exit 1; fi
+	$(GO) build -o $(BIN)/hoheit ./cmd/hoheit
+	@$(BIN)/hoheit scan examples/estate --quiet --format json --output /dev/null; \
+	  rc=$$?; if [ $$rc -ne 1 ]; then echo "hoheit scan examples/estate exited $$rc, want 1 (findings)"; exit 1; fi; \
+	  echo "hoheit scan examples/estate: findings found, exit 1 as expected"
 
 lint:
 	GOBIN=$(BIN) $(GO) install $(STATICCHECK)

@@ -855,9 +855,7 @@ func awsSecurityGroup(n *native) *inventory.Resource {
 			m, _ := e.(map[string]any)
 			var peers []string
 			for _, k := range []string{"cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids", "security_groups"} {
-				for _, v := range awsStrings(m[k]) {
-					peers = append(peers, v)
-				}
+				peers = append(peers, awsStrings(m[k])...)
 			}
 			if b, _ := m["self"].(bool); b {
 				peers = append(peers, "self")
@@ -923,9 +921,7 @@ func awsJoinSGRule(n *native, t *inventory.Resource) {
 	}
 	var peers []string
 	for _, k := range []string{"cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"} {
-		for _, v := range awsStrings(n.Values[k]) {
-			peers = append(peers, v)
-		}
+		peers = append(peers, awsStrings(n.Values[k])...)
 	}
 	if s := n.str("source_security_group_id"); s != "" {
 		peers = append(peers, s)
