@@ -43,7 +43,7 @@ var azureMappers = map[string]mapper{
 
 var azureJoiners = map[string]joiner{
 	"azurerm_storage_container": {
-		Target: "object_storage.bucket", Ref: "storage_account_id", Apply: azureStorageContainer,
+		Target: "object_storage.bucket", Ref: "storage_account_id", AlsoRefs: []string{"storage_account_name"}, Apply: azureStorageContainer,
 		Natives: []string{"azurerm_storage_account"},
 	},
 	"azurerm_storage_account_customer_managed_key": {

@@ -133,11 +133,21 @@ func safeApply(j joiner, n *native, target *inventory.Resource) (err error) {
 }
 
 func (t *targets) resolve(n *native, j joiner) *inventory.Resource {
+	for _, attr := range append([]string{j.Ref}, j.AlsoRefs...) {
+		if r := t.resolveBy(n, j, attr); r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+// resolveBy finds the target named by one attribute of the split resource.
+func (t *targets) resolveBy(n *native, j joiner, attr string) *inventory.Resource {
 	accept := func(r *inventory.Resource) bool {
 		return r.Type == j.Target && (len(j.Natives) == 0 || slices.Contains(j.Natives, r.NativeType))
 	}
 	module, _ := splitAddress(n.Address)
-	if v := n.str(j.Ref); v != "" && !n.unknown(j.Ref) {
+	if v := n.str(attr); v != "" && !n.unknown(attr) {
 		var found *inventory.Resource
 		for _, r := range t.byValue[valueKey{j.Target, v}] {
 			if !accept(r) {
@@ -153,7 +163,7 @@ func (t *targets) resolve(n *native, j joiner) *inventory.Resource {
 		}
 	}
 	_, ownIndex := cutIndex(n.Address)
-	for _, ref := range n.references(j.Ref) {
+	for _, ref := range n.references(attr) {
 		block, index := ref.block, ref.index
 		if index != "" {
 			if r := t.byAddr[block+index]; r != nil && accept(r) {

@@ -55,6 +55,10 @@ type joiner struct {
 	// (bucket, storage_account_id, ...). The reader resolves it by value,
 	// or through the configuration's references when the value is unknown.
 	Ref string
+	// AlsoRefs are further attributes that name the target, tried in order
+	// when Ref does not resolve: a provider's older or alternative spelling
+	// (azurerm_storage_container's storage_account_name before v4).
+	AlsoRefs []string
 	// Apply copies the split resource's settings onto the target.
 	Apply func(n *native, target *inventory.Resource)
 	// Natives optionally restricts the target to these native types (an
