@@ -4,7 +4,7 @@
 // the rules, writing the JSON report. With -cpuprofile it writes one CPU
 // profile per stage for `go tool pprof`.
 //
-//	go run ./bench/stages -plan bench/out/plan-100000.json [-cpuprofile bench/out/prof]
+//	go run ./bench/stages -plan bench/out/plan-100000.json [-cpuprofile bench/out/prof] [-memprofile bench/out/heap.pprof]
 //
 // It calls the same packages as `hoheit scan --format json` (the CLI adds
 // only flag handling), so its figures add up to the CLI's.
@@ -49,6 +49,7 @@ type stage struct {
 func run() error {
 	planPath := flag.String("plan", "", "Terraform plan JSON to scan")
 	profile := flag.String("cpuprofile", "", "write a CPU profile per stage to `PREFIX`-<stage>.pprof")
+	memProfile := flag.String("memprofile", "", "write a heap profile of what is live after evaluation to `FILE`")
 	flag.Parse()
 	if *planPath == "" {
 		return fmt.Errorf("-plan is required")
@@ -138,6 +139,13 @@ func run() error {
 		return err
 	}
 
+	if *memProfile != "" {
+		// What the scan holds while it reports: the estate and the findings.
+		if err := writeHeapProfile(*memProfile); err != nil {
+			return err
+		}
+	}
+
 	if err := measure("report", func() error {
 		return report.Write(ctx, io.Discard, "json", res, report.Options{ToolVersion: "bench", Now: time.Now})
 	}); err != nil {
@@ -167,6 +175,19 @@ func run() error {
 	fmt.Printf("| total (without source.Read) | %s | | | | |\n", round(total))
 	fmt.Printf("\npeak RSS %s\n", peakRSS())
 	return nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func cpuTime() time.Duration {
