@@ -13,7 +13,7 @@ func (u *unit) googleZone() string {
 }
 
 func (u *unit) googleLabels(b *block) {
-	l := u.labels()
+	l := u.tags()
 	b.set("labels", l)
 	all := map[string]string{"goog-terraform-provisioned": "true"}
 	for k, v := range l {
@@ -287,7 +287,7 @@ func googleSQL(u *unit) {
 		set("tier", u.pick("db-custom-2-7680", "db-custom-4-15360", "db-f1-micro")).
 		set("availability_type", u.pick("REGIONAL", "ZONAL")).
 		set("disk_size", 50).
-		set("user_labels", u.labels()).
+		set("user_labels", u.tags()).
 		def("activation_policy", "ALWAYS").
 		def("disk_autoresize", true).
 		def("disk_autoresize_limit", 0).

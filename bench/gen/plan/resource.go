@@ -142,7 +142,8 @@ func (u *unit) id() string {
 // slug returns a name for cloud objects: prefix-<index>.
 func (u *unit) slug(prefix string) string { return fmt.Sprintf("%s-%06d", prefix, u.index) }
 
-// tags returns the tags a team puts on everything.
+// tags returns the tags a team puts on everything; keys and values are
+// lower case, so they serve as GCP labels too.
 func (u *unit) tags() map[string]string {
 	return map[string]string{
 		"environment": u.pick("prod", "prod", "staging", "dev"),
@@ -150,11 +151,4 @@ func (u *unit) tags() map[string]string {
 		"cost-center": fmt.Sprintf("cc-%04d", u.index%97),
 		"managed-by":  "terraform",
 	}
-}
-
-// labels returns the same as GCP labels (lower case keys and values).
-func (u *unit) labels() map[string]string {
-	t := u.tags()
-	t["cost-center"] = fmt.Sprintf("cc-%04d", u.index%97)
-	return t
 }
