@@ -602,6 +602,10 @@ func awsInstance(n *native) *inventory.Resource {
 	awsBoolDefault(r, n, "monitoring.enabled", "monitoring", false)
 	r.Set("image", n.str("ami"))
 	r.Set("machine_type", n.str("instance_type"))
+	// UEFI secure boot and NitroTPM are properties of the AMI (its boot
+	// mode, uefi_data and tpm_support), which a plan does not show: unknown,
+	// not false.
+	r.SetUnknown("secure_boot")
 	return r
 }
 
@@ -705,7 +709,8 @@ func awsDBInstance(n *native) *inventory.Resource {
 	} else {
 		r.SetUnknown("backup.retention_days")
 	}
-	awsBool(r, n, "high_availability", "multi_az")
+	// multi_az is computed when left out; RDS then runs in one zone.
+	awsBoolDefault(r, n, "high_availability", "multi_az", false)
 	awsBool(r, n, "deletion_protection", "deletion_protection")
 	awsLogExports(r, n)
 	awsDBAuth(r, n)
