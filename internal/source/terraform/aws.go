@@ -496,13 +496,19 @@ func awsJoinS3Versioning(n *native, t *inventory.Resource) {
 }
 
 func awsJoinS3Logging(n *native, t *inventory.Resource) {
-	if n.markUnknown(t, "logging.enabled", "target_bucket") {
-		t.SetUnknown("logging.destination")
+	// target_bucket is required: the resource turns logging on even while
+	// the target's name is known only after apply; then the destination is
+	// the bucket the configuration references, if it names one.
+	setKnown(t, "logging.enabled", true)
+	if n.unknown("target_bucket") || !n.has("target_bucket") {
+		if ref := n.reference("target_bucket"); ref != "" {
+			setKnown(t, "logging.destination", ref)
+		} else {
+			t.SetUnknown("logging.destination")
+		}
 		return
 	}
-	target := n.str("target_bucket")
-	setKnown(t, "logging.enabled", target != "")
-	setKnown(t, "logging.destination", target)
+	setKnown(t, "logging.destination", n.str("target_bucket"))
 }
 
 func awsJoinS3ObjectLock(n *native, t *inventory.Resource) {
