@@ -1021,6 +1021,13 @@ func azureDiagnosticSetting(n *native) *inventory.Resource {
 	if t := n.str("target_resource_id"); t != "" && !azureSubscriptionScope.MatchString(t) {
 		return nil
 	}
+	// Known only after apply, the target is a resource of this plan (a
+	// storage account's blob service, a key vault) when the configuration
+	// references one: the subscription is read through a data source,
+	// which names no managed resource.
+	if n.unknown("target_resource_id") && n.reference("target_resource_id") != "" {
+		return nil
+	}
 	m := azureStart(n, "logging.audit_trail")
 	azureLogExport(m)
 	m.r.Set("all_regions", true) // the activity log covers the whole subscription
