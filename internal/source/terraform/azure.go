@@ -42,6 +42,10 @@ var azureMappers = map[string]mapper{
 }
 
 var azureJoiners = map[string]joiner{
+	// A management lock on a database blocks its deletion (CanNotDelete)
+	// or every change (ReadOnly): Azure's deletion protection. Locks on a
+	// resource group or on other types find no target here.
+	"azurerm_management_lock": {Target: "database.instance", Ref: "scope", Apply: azureManagementLock},
 	"azurerm_storage_container": {
 		Target: "object_storage.bucket", Ref: "storage_account_id", AlsoRefs: []string{"storage_account_name"}, Apply: azureStorageContainer,
 		Natives: []string{"azurerm_storage_account"},
@@ -1532,4 +1536,14 @@ func ruleProtocol(p string) string {
 		return "icmp"
 	}
 	return "all"
+}
+
+func azureManagementLock(n *native, t *inventory.Resource) {
+	if n.markUnknown(t, "deletion_protection", "lock_level") {
+		return
+	}
+	switch n.str("lock_level") {
+	case "CanNotDelete", "ReadOnly":
+		setKnown(t, "deletion_protection", true)
+	}
 }

@@ -99,3 +99,26 @@ func TestAzureDiagnosticSettingTarget(t *testing.T) {
 		})
 	}
 }
+
+// TestAzureManagementLock: a CanNotDelete lock on a database is its deletion
+// protection, whether the database's id is known or only referenced.
+func TestAzureManagementLock(t *testing.T) {
+	for _, level := range []string{"CanNotDelete", "ReadOnly"} {
+		t.Run(level, func(t *testing.T) {
+			e := miniPlan(t, "azurerm",
+				planResource{address: "azurerm_postgresql_flexible_server.fv", values: map[string]any{"name": "psql-fv", "location": "germanywestcentral"}},
+				planResource{address: "azurerm_management_lock.fv", values: map[string]any{"name": "no-delete", "lock_level": level},
+					unknown: map[string]any{"scope": true}, exprs: map[string]any{"scope": refs("azurerm_postgresql_flexible_server.fv.id")}},
+			)
+			for _, r := range e.Resources {
+				if r.Address == "azurerm_postgresql_flexible_server.fv" {
+					if v, _ := r.Get("deletion_protection"); v != true {
+						t.Errorf("deletion_protection = %v, want true", v)
+					}
+					return
+				}
+			}
+			t.Fatal("server not found")
+		})
+	}
+}
