@@ -13,6 +13,8 @@ import (
 
 	"github.com/hoheit/hoheit/internal/inventory"
 	"github.com/hoheit/hoheit/internal/rules"
+	"runtime"
+	"sync"
 )
 
 // SchemaVersion is the version of the JSON report schema
@@ -255,10 +257,12 @@ func newDocument(res *rules.Result, opts Options) *document {
 	// Sort pointers: moving the large finding values dominated the sort.
 	all := make([]finding, len(res.Findings))
 	order := make([]*finding, len(all))
-	for i, f := range res.Findings {
-		all[i] = newFinding(f)
-		order[i] = &all[i]
-	}
+	inChunks(len(all), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			all[i] = newFinding(res.Findings[i])
+			order[i] = &all[i]
+		}
+	})
 	slices.SortStableFunc(order, func(a, b *finding) int {
 		if c := cmp.Compare(b.sev, a.sev); c != 0 {
 			return c
@@ -480,4 +484,24 @@ func jsonSafe(v any) any {
 		return fmt.Sprint(v)
 	}
 	return v
+}
+
+// inChunks calls fn over [0, n) split into one chunk per core, in parallel,
+// and returns when all are done. fn must touch only its own indexes.
+func inChunks(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 4096 || workers == 1 {
+		fn(0, n)
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, min(lo+chunk, n))
+		}()
+	}
+	wg.Wait()
 }
