@@ -48,6 +48,10 @@ func ExampleWrite() {
 	//   checks 1 · passed 0 · failed 1 (critical 0, high 1, medium 0, low 0)
 	//   suppressed 0 · errors 0 · unknown before apply 0 · expired exceptions 0
 	//   inputs 1, failed 0, skipped 0 · unsupported types 0 (0 resources)
+	//
+	// By framework
+	//   BSI C5                 1 of 1 control with failures
+	//   GDPR (DSGVO)           1 of 1 control with failures
 }
 
 // ExampleWrite_unknownFormat shows the error a caller prints for a

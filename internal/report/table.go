@@ -172,6 +172,17 @@ func (t *tableWriter) summary(d *document) {
 		s.Suppressed, s.Errors, s.Unknown, s.ExpiredExceptions)
 	t.line("  inputs %d, failed %d, skipped %d · unsupported types %d (%s)",
 		s.Inputs, s.InputsFailed, s.InputsSkipped, s.UnsupportedTypes, plural(s.UnsupportedResources, "resource"))
+	if fws := htmlFrameworks(d); len(fws) > 0 {
+		t.line("")
+		t.line("%s", p.paint(ansiBold, "By framework"))
+		for _, fw := range fws {
+			failing := fmt.Sprintf("%d", fw.Failed)
+			if fw.Failed > 0 {
+				failing = p.paint(ansiRed, failing)
+			}
+			t.line("  %-22s %s of %s with failures", oneLine(fw.Title), failing, plural(len(fw.Controls), "control"))
+		}
+	}
 
 	if s.InputsFailed > 0 {
 		t.line("")
