@@ -32,6 +32,9 @@ func Catalog() []Mapping {
 	for nt, j := range js {
 		out = append(out, Mapping{Provider: providerOf(nt), NativeType: nt, Type: j.Target, Joined: true})
 	}
+	for nt, b := range backRefRegistry() {
+		out = append(out, Mapping{Provider: providerOf(nt), NativeType: nt, Type: b.Target, Joined: true})
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Type != out[j].Type {
 			return out[i].Type < out[j].Type

@@ -122,3 +122,60 @@ func TestAzureManagementLock(t *testing.T) {
 		})
 	}
 }
+
+// TestBackRefs: settings resources lend their settings to the resources that
+// name them, by value or, while unknown, through the configuration.
+func TestBackRefs(t *testing.T) {
+	group := planResource{address: "aws_db_parameter_group.tls", values: map[string]any{"name": "pg15-tls", "family": "postgres15",
+		"parameter": []any{map[string]any{"name": "rds.force_ssl", "value": "1"}, map[string]any{"name": "ssl_min_protocol_version", "value": "TLSv1.2"}}}}
+	db := func(name any, unknown bool) planResource {
+		r := planResource{address: "aws_db_instance.fv", values: map[string]any{"identifier": "fv", "engine": "postgres", "engine_version": "15.4", "parameter_group_name": name},
+			exprs: map[string]any{"parameter_group_name": refs("aws_db_parameter_group.tls.name")}}
+		if unknown {
+			r.unknown = map[string]any{"parameter_group_name": true}
+		}
+		return r
+	}
+	vault := planResource{address: "azurerm_key_vault.kv", values: map[string]any{"name": "kv-lfd", "location": "germanywestcentral", "soft_delete_retention_days": float64(30)}}
+	key := planResource{address: "azurerm_key_vault_key.k", values: map[string]any{"name": "k", "key_type": "RSA-HSM", "key_size": float64(4096)},
+		unknown: map[string]any{"key_vault_id": true}, exprs: map[string]any{"key_vault_id": refs("azurerm_key_vault.kv.id")}}
+	tests := []struct {
+		name     string
+		provider string
+		rs       []planResource
+		address  string
+		want     map[string]any
+	}{
+		{"parameter group by value", "aws", []planResource{group, db("pg15-tls", false)}, "aws_db_instance.fv",
+			map[string]any{"encryption.in_transit.enforced": true, "encryption.in_transit.min_tls_version": "1.2"}},
+		{"parameter group by reference", "aws", []planResource{group, db(nil, true)}, "aws_db_instance.fv",
+			map[string]any{"encryption.in_transit.enforced": true, "encryption.in_transit.min_tls_version": "1.2"}},
+		{"key vault retention", "azurerm", []planResource{vault, key}, "azurerm_key_vault_key.k",
+			map[string]any{"deletion_window_days": int64(30)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := miniPlan(t, tt.provider, tt.rs...)
+			for _, u := range e.Unsupported {
+				if u.NativeType == "aws_db_parameter_group" || u.NativeType == "azurerm_key_vault" {
+					t.Errorf("%s counted as unsupported", u.NativeType)
+				}
+			}
+			for _, r := range e.Resources {
+				if r.Address != tt.address {
+					continue
+				}
+				for path, want := range tt.want {
+					if got, _ := r.Get(path); got != want || r.IsUnknown(path) {
+						t.Errorf("%s = %v (unknown %v), want %v", path, got, r.Unknown, want)
+					}
+				}
+				return
+			}
+			t.Fatalf("%s not found", tt.address)
+		})
+	}
+	if got := lowestTLS("TLSv1.3, TLSv1.2"); got != "1.2" {
+		t.Errorf("lowestTLS = %q", got)
+	}
+}

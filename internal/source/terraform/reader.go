@@ -73,6 +73,7 @@ func Parse(file string, data []byte) (*inventory.Estate, error) {
 	data = trimBOM(data)
 	p := &parser{file: file, data: data}
 	p.mappers, p.joiners = registry()
+	p.backRefs = backRefRegistry()
 	if err := p.scan(); err != nil {
 		return nil, p.wrap(err)
 	}
@@ -100,6 +101,8 @@ type parser struct {
 
 	mappers map[string]mapper
 	joiners map[string]joiner
+	// backRefs are the settings resources others name (lend.go).
+	backRefs map[string]backRef
 
 	// planned are the resources of planned_values (plans) or values
 	// (states); changes those of resource_changes. build uses changes
@@ -622,10 +625,11 @@ func (p *parser) build() (*inventory.Estate, error) {
 		natives[i] = n
 		_, mapped := p.mappers[n.Type]
 		_, joined := p.joiners[n.Type]
+		_, lends := p.backRefs[n.Type]
 		switch {
 		case rec.r != nil:
 			est.Add(rec.r)
-		case !mapped && !joined:
+		case !mapped && !joined && !lends:
 			est.AddUnsupported(providerName(n.Provider), n.Type, n.Address)
 		}
 		if joined {
@@ -642,6 +646,13 @@ func (p *parser) build() (*inventory.Estate, error) {
 		if err := join(t, natives, split, p.joiners); err != nil {
 			return nil, err
 		}
+	}
+	mapped := make([]*inventory.Resource, len(recs))
+	for i, rec := range recs {
+		mapped[i] = rec.r
+	}
+	if err := lend(natives, mapped, p.backRefs); err != nil {
+		return nil, err
 	}
 	awsAccountDefaults(natives, est.Resources)
 	awsAttachments(natives, est.Resources)
