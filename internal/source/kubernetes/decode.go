@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/hoheit/hoheit/internal/source/position"
 )
 
 // decoder turns YAML or JSON bytes into plain Go values: map[string]any,
@@ -393,7 +395,7 @@ var yaml11Bools = map[string]bool{
 // as \/ and is several times slower on the large output of kubectl -o json.
 func (d *decoder) decodeJSON(data []byte, emit emitFunc) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	lines := lineCounter{data: data}
+	lines := position.NewLines(data)
 	for {
 		start := skipSpace(data, int(dec.InputOffset()))
 		var valid validJSON
@@ -402,9 +404,9 @@ func (d *decoder) decodeJSON(data []byte, emit emitFunc) error {
 			return nil
 		}
 		if err != nil {
-			return d.jsonError(err, data, &lines)
+			return d.jsonError(err, data, lines)
 		}
-		line := lines.at(start)
+		line := lines.At(start)
 		v, itemLines, err := d.jsonTop(data[start:int(dec.InputOffset())], line)
 		if err != nil {
 			return err
@@ -488,10 +490,10 @@ func (d *decoder) jsonTop(raw []byte, line int) (any, []int, error) {
 	if !hasItems {
 		return obj, nil, nil
 	}
-	sub := lineCounter{data: raw}
+	sub := position.NewLines(raw)
 	itemLines := make([]int, len(items))
 	for i, r := range items {
-		itemLines[i] = line - 1 + sub.at(r[0])
+		itemLines[i] = line - 1 + sub.At(r[0])
 	}
 	values := make([]any, len(items))
 	errs := make([]error, len(items))
@@ -536,21 +538,21 @@ func peek(raw []byte, off int) byte {
 	return 0
 }
 
-func (d *decoder) jsonError(err error, data []byte, lines *lineCounter) error {
+func (d *decoder) jsonError(err error, data []byte, lines *position.Lines) error {
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
 		off := int(syn.Offset)
 		if off > len(data) {
 			off = len(data)
 		}
-		line := (&lineCounter{data: data}).at(off)
+		line := position.NewLines(data).At(off)
 		if strings.Contains(syn.Error(), "exceeded max depth") {
 			return d.depthError(line)
 		}
 		return d.errorf(line, "malformed JSON: %v", syn)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return d.errorf(lines.at(len(data)), "malformed JSON: the file ends in the middle of a value; is it truncated?")
+		return d.errorf(lines.At(len(data)), "malformed JSON: the file ends in the middle of a value; is it truncated?")
 	}
 	return d.errorf(0, "malformed JSON: %v", err)
 }
@@ -598,27 +600,4 @@ func skipSpace(data []byte, i int) int {
 		}
 	}
 	return i
-}
-
-// lineCounter maps ascending byte offsets to 1-based line numbers in
-// linear time overall.
-type lineCounter struct {
-	data []byte
-	off  int
-	line int
-}
-
-func (l *lineCounter) at(off int) int {
-	if l.line == 0 {
-		l.line = 1
-	}
-	if off < l.off {
-		l.off, l.line = 0, 1
-	}
-	if off > len(l.data) {
-		off = len(l.data)
-	}
-	l.line += bytes.Count(l.data[l.off:off], []byte("\n"))
-	l.off = off
-	return l.line
 }

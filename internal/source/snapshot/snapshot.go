@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hoheit/hoheit/internal/inventory"
+	"github.com/hoheit/hoheit/internal/source/position"
 )
 
 // Version is the major version of the snapshot format this package writes
@@ -103,7 +104,7 @@ func Parse(file string, data []byte) (*inventory.Estate, error) {
 // the kinds the schema declares (JSON has only one kind of number; rules
 // need int). A resource's location becomes its line in the snapshot.
 func Decode(file string, data []byte) (*inventory.Estate, Meta, error) {
-	p := &parser{file: file, data: data, lines: lineCounter{data: data}}
+	p := &parser{file: file, data: data, lines: position.NewLines(data)}
 	raw, err := p.scan()
 	if err != nil {
 		return nil, Meta{}, err
@@ -131,7 +132,7 @@ func Decode(file string, data []byte) (*inventory.Estate, Meta, error) {
 type parser struct {
 	file  string
 	data  []byte
-	lines lineCounter
+	lines *position.Lines
 }
 
 type rawResource struct {
@@ -171,7 +172,7 @@ func (p *parser) scan() (*rawSnapshot, error) {
 		}
 		key, _ := t.(string)
 		if seen[key] {
-			return nil, p.errorf(p.lines.at(int(dec.InputOffset())), "field %q appears twice; a snapshot has each top-level field once", key)
+			return nil, p.errorf(p.lines.At(int(dec.InputOffset())), "field %q appears twice; a snapshot has each top-level field once", key)
 		}
 		seen[key] = true
 		switch key {
@@ -197,7 +198,7 @@ func (p *parser) scan() (*rawSnapshot, error) {
 		return nil, p.syntax(dec, err, "")
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, p.errorf(p.lines.at(int(dec.InputOffset())), "unexpected data after the snapshot object; a file holds one snapshot")
+		return nil, p.errorf(p.lines.At(int(dec.InputOffset())), "unexpected data after the snapshot object; a file holds one snapshot")
 	}
 	if !seen["hoheit_snapshot"] {
 		return nil, p.errorf(1, "not a hoheit snapshot: the hoheit_snapshot version field is missing")
@@ -221,7 +222,7 @@ func (p *parser) scanResources(dec *json.Decoder, out *rawSnapshot) error {
 		if err := dec.Decode(&raw); err != nil {
 			return err
 		}
-		out.resources = append(out.resources, rawResource{json: raw, line: p.lines.at(off)})
+		out.resources = append(out.resources, rawResource{json: raw, line: p.lines.At(off)})
 	}
 	_, err := dec.Token()
 	return err
@@ -229,16 +230,16 @@ func (p *parser) scanResources(dec *json.Decoder, out *rawSnapshot) error {
 
 // syntax turns a decoding error into one with file and line.
 func (p *parser) syntax(dec *json.Decoder, err error, context string) error {
-	line := p.lines.at(int(dec.InputOffset()))
+	line := p.lines.At(int(dec.InputOffset()))
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case err == nil:
 		return p.errorf(line, "malformed snapshot: %s", context)
 	case errors.As(err, &syn):
-		line = (&lineCounter{data: p.data}).at(int(syn.Offset))
+		line = position.NewLines(p.data).At(int(syn.Offset))
 	case errors.As(err, &typ):
-		line = (&lineCounter{data: p.data}).at(int(typ.Offset))
+		line = position.NewLines(p.data).At(int(typ.Offset))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return p.errorf(line, "malformed snapshot: the file ends too early; is it truncated?")
 	}
@@ -453,27 +454,4 @@ func findField(fs []*inventory.Field, name string) *inventory.Field {
 		}
 	}
 	return nil
-}
-
-// lineCounter maps ascending byte offsets to 1-based line numbers in linear
-// time overall.
-type lineCounter struct {
-	data []byte
-	off  int
-	line int
-}
-
-func (l *lineCounter) at(off int) int {
-	if l.line == 0 {
-		l.line = 1
-	}
-	if off < l.off {
-		l.off, l.line = 0, 1
-	}
-	if off > len(l.data) {
-		off = len(l.data)
-	}
-	l.line += bytes.Count(l.data[l.off:off], []byte("\n"))
-	l.off = off
-	return l.line
 }
