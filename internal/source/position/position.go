@@ -32,3 +32,14 @@ func (l *Lines) At(off int) int {
 	l.off = off
 	return l.line
 }
+
+// LineColumn returns the 1-based line and column of the byte at offset,
+// for an error that points into the input once.
+func LineColumn(data []byte, offset int) (line, col int) {
+	if offset > len(data) {
+		offset = len(data)
+	}
+	line = 1 + bytes.Count(data[:offset], []byte{'\n'})
+	col = offset - bytes.LastIndexByte(data[:offset], '\n')
+	return line, col
+}

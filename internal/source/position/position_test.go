@@ -10,3 +10,12 @@ func TestLines(t *testing.T) {
 		}
 	}
 }
+
+func TestLineColumn(t *testing.T) {
+	data := []byte("ab\ncd")
+	for _, tt := range []struct{ off, line, col int }{{0, 1, 1}, {1, 1, 2}, {3, 2, 1}, {4, 2, 2}, {99, 2, 3}} {
+		if l, c := LineColumn(data, tt.off); l != tt.line || c != tt.col {
+			t.Errorf("LineColumn(%d) = %d:%d, want %d:%d", tt.off, l, c, tt.line, tt.col)
+		}
+	}
+}

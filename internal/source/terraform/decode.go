@@ -716,16 +716,6 @@ func (d *decoder) end() error {
 	return nil
 }
 
-// position converts a byte offset into a 1-based line and column.
-func position(data []byte, offset int) (line, col int) {
-	if offset > len(data) {
-		offset = len(data)
-	}
-	line = 1 + bytes.Count(data[:offset], []byte{'\n'})
-	col = offset - bytes.LastIndexByte(data[:offset], '\n')
-	return line, col
-}
-
 // skipChars are the bytes that may stand outside strings in a JSON value:
 // white space, separators, and the characters of numbers and literals.
 var skipChars = func() (t [256]bool) {

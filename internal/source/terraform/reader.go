@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/hoheit/hoheit/internal/inventory"
+	"github.com/hoheit/hoheit/internal/source/position"
 )
 
 // The kinds Detect reports.
@@ -126,9 +127,9 @@ type parser struct {
 	// read from resource_changes is located where its planned values are.
 	plannedAt map[string]*record
 
-	multiline bool
-	line      int
-	lineOff   int
+	// lines locates resources in a pretty-printed file; nil for a file on
+	// one line, where a JSON path says more than "line 1".
+	lines *position.Lines
 }
 
 // record is one managed resource instance as the scanner finds it.
@@ -159,7 +160,7 @@ const jobBatch = 64
 func (p *parser) wrap(err error) error {
 	var se *syntaxError
 	if errors.As(err, &se) {
-		line, col := position(p.data, se.Offset)
+		line, col := position.LineColumn(p.data, se.Offset)
 		return fmt.Errorf("%s:%d:%d: %s (byte %d); check that it is the unchanged output of `terraform show -json`",
 			p.file, line, col, se.Msg, se.Offset)
 	}
@@ -198,9 +199,8 @@ func guessConfig(data []byte, plan bool) (*configIndex, int) {
 // known, map) them in parallel.
 func (p *parser) scan() error {
 	if nl := bytes.IndexByte(p.data, '\n'); nl >= 0 && nl < len(bytes.TrimRight(p.data, " \r\n\t"))-1 {
-		p.multiline = true
+		p.lines = position.NewLines(p.data)
 	}
-	p.line = 1
 	// With resource_changes in the file, planned_values is skipped
 	// rather than decoded; a wrong guess costs a second pass. Only plans
 	// have a configuration to guess.
@@ -476,12 +476,10 @@ func capture(d *decoder) (span, error) {
 }
 
 func (p *parser) lineAt(off int) int {
-	if !p.multiline {
+	if p.lines == nil {
 		return 0
 	}
-	p.line += bytes.Count(p.data[p.lineOff:off], []byte{'\n'})
-	p.lineOff = off
-	return p.line
+	return p.lines.At(off)
 }
 
 func (p *parser) walkResource(d *decoder, path string, send func(*record)) error {
