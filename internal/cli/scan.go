@@ -23,7 +23,7 @@ type scanFlags struct {
 	failOn          string
 	exceptions      string
 	showUnsupported bool
-	maxInputSize    int64
+	maxInputSize    byteSize
 	maxDepth        int
 	color           string
 	quiet           bool
@@ -64,7 +64,8 @@ report names the failed input).`,
 	fl.StringVar(&f.failOn, "fail-on", "high", "exit 1 if a finding has this `SEVERITY` or higher: low, medium, high, critical, none")
 	fl.StringVar(&f.exceptions, "exceptions", "", "accepted risks: a YAML `FILE` of exceptions (see docs/rules.md#exceptions)")
 	fl.BoolVar(&f.showUnsupported, "show-unsupported", false, "list the resource types hoheit does not model yet")
-	fl.Int64Var(&f.maxInputSize, "max-input-size", 512<<20, "refuse input files larger than this many `BYTES`")
+	f.maxInputSize = 512 << 20
+	fl.Var(&f.maxInputSize, "max-input-size", "refuse input files larger than this, e.g. 512MiB, 2GiB")
 	fl.IntVar(&f.maxDepth, "max-depth", 512, "refuse inputs nested deeper than this many `LEVELS`")
 	fl.StringVar(&f.color, "color", "auto", "colour in the table: auto, always, never")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress messages on stderr")
@@ -111,7 +112,7 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	}
 	progress := !f.quiet && d.IsTerminal(d.Stderr)
 	start := d.Now()
-	estate, err := d.ReadEstate(ctx, args, ReadOptions{MaxInputSize: f.maxInputSize, MaxDepth: f.maxDepth, Stdin: d.Stdin})
+	estate, err := d.ReadEstate(ctx, args, ReadOptions{MaxInputSize: int64(f.maxInputSize), MaxDepth: f.maxDepth, Stdin: d.Stdin})
 	if err != nil {
 		return usageError("%v", err)
 	}
@@ -204,7 +205,7 @@ func writeUnsupported(w io.Writer, e *inventory.Estate) {
 }
 
 func newInventoryCmd(d *Deps) *cobra.Command {
-	var maxInputSize int64
+	maxInputSize := byteSize(512 << 20)
 	var maxDepth int
 	var typ []string
 	var native bool
@@ -226,7 +227,7 @@ value shown here.`,
 					return usageError("unknown type %q; the normalized types are %s", t, strings.Join(inventory.TypeNames(), ", "))
 				}
 			}
-			e, err := d.ReadEstate(cmd.Context(), args, ReadOptions{MaxInputSize: maxInputSize, MaxDepth: maxDepth, Stdin: d.Stdin})
+			e, err := d.ReadEstate(cmd.Context(), args, ReadOptions{MaxInputSize: int64(maxInputSize), MaxDepth: maxDepth, Stdin: d.Stdin})
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -257,7 +258,7 @@ value shown here.`,
 			return nil
 		},
 	}
-	cmd.Flags().Int64Var(&maxInputSize, "max-input-size", 512<<20, "refuse input files larger than this many `BYTES`")
+	cmd.Flags().Var(&maxInputSize, "max-input-size", "refuse input files larger than this, e.g. 512MiB, 2GiB")
 	cmd.Flags().IntVar(&maxDepth, "max-depth", 512, "refuse inputs nested deeper than this many `LEVELS`")
 	cmd.Flags().StringSliceVar(&typ, "type", nil, "only resources of this normalized `TYPE`")
 	cmd.Flags().BoolVar(&native, "native", true, "include the provider's own attributes")
