@@ -26,12 +26,6 @@ import (
 var version = ""
 
 func main() {
-	// A scan builds its estate once and keeps it to the end: the peak is
-	// live data, not garbage, so collecting half as often costs no peak
-	// memory and saves a fifth of a large scan's time (docs/benchmarks.md).
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Execute(ctx, deps(), os.Args[1:])
 	stop()

@@ -137,6 +137,9 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	// No report shows native attributes; releasing them frees the input's
+	// bytes before the report is built.
+	estate.ReleaseNative()
 
 	w, closeOut, err := openOutput(d, f.output)
 	if err != nil {

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -35,5 +36,28 @@ func TestConform(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestNativeJSON(t *testing.T) {
+	r := &Resource{Type: "object_storage.bucket", ID: "b", Address: "aws_s3_bucket.b", NativeJSON: []byte(`{"bucket":"b","tags":{"a":"1"}}`)}
+	e := &Estate{Resources: []*Resource{r}}
+	e.Finalize()
+	out, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if n, _ := back["native"].(map[string]any); n["bucket"] != "b" {
+		t.Fatalf("native not written from its JSON: %s", out)
+	}
+	if err := r.EnsureNative(); err != nil {
+		t.Fatal(err)
+	}
+	if v := r.Value()["native"].(map[string]any)["bucket"]; v != "b" {
+		t.Fatalf("resource.native.bucket = %v after EnsureNative", v)
 	}
 }

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,7 +30,12 @@ type Resource struct {
 	// a fail.
 	Unknown []string       `json:"unknown,omitempty"`
 	Native  map[string]any `json:"native,omitempty"`
-	Source  Location       `json:"location"`
+	// NativeJSON holds the provider's attributes as the JSON they were read
+	// from, when a source keeps them so rather than as Native: decoding
+	// every resource's attributes costs more memory than the rest of a scan,
+	// and few rules read them. EnsureNative decodes them on demand.
+	NativeJSON []byte   `json:"-"`
+	Source     Location `json:"location"`
 
 	// finalized is set once the common fields have been merged into Attrs,
 	// which is then the value rules read.
@@ -138,11 +144,31 @@ func (r *Resource) finalize(jurisdictions map[Jurisdiction]map[string]any) {
 	r.finalized = true
 }
 
+// EnsureNative decodes NativeJSON into Native if that has not happened yet,
+// so that `resource.native` reads the provider's attributes.
+func (r *Resource) EnsureNative() error {
+	if r.Native != nil || len(r.NativeJSON) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(r.NativeJSON, &m); err != nil {
+		return fmt.Errorf("decoding the native attributes of %s: %w", r.Address, err)
+	}
+	r.Native = m
+	if r.finalized {
+		r.Attrs["native"] = m
+	}
+	return nil
+}
+
 // MarshalJSON writes the resource with only the normalized attributes under
 // "attributes"; the common fields stand at the top level.
 func (r *Resource) MarshalJSON() ([]byte, error) {
 	type plain Resource
 	c := *r
+	if c.Native == nil && len(c.NativeJSON) > 0 {
+		return marshalWithRawNative(&c)
+	}
 	if r.finalized {
 		attrs := make(map[string]any, len(r.Attrs))
 		for k, v := range r.Attrs {
@@ -154,6 +180,36 @@ func (r *Resource) MarshalJSON() ([]byte, error) {
 		c.Attrs = attrs
 	}
 	return json.Marshal((*plain)(&c))
+}
+
+// marshalWithRawNative writes a resource whose native attributes are still
+// the JSON they were read from, without decoding them.
+func marshalWithRawNative(r *Resource) ([]byte, error) {
+	raw := json.RawMessage(r.NativeJSON)
+	r.NativeJSON = nil
+	b, err := r.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	// b ends with the object's closing brace; native goes before it.
+	out := make([]byte, 0, len(b)+len(raw)+12)
+	out = append(out, b[:len(b)-1]...)
+	out = append(out, `,"native":`...)
+	out = append(out, raw...)
+	return append(out, '}'), nil
+}
+
+// ReleaseNative drops every resource's native attributes, and with them the
+// input they were read from, once nothing will read them again: a scan
+// needs them only while rules evaluate, and no report shows them.
+func (e *Estate) ReleaseNative() {
+	empty := map[string]any{}
+	for _, r := range e.Resources {
+		r.Native, r.NativeJSON = nil, nil
+		if r.finalized {
+			r.Attrs["native"] = empty
+		}
+	}
 }
 
 // Estate is everything one scan sees: the normalized resources, what could

@@ -25,6 +25,10 @@ type Set struct {
 	Rules     []*Rule
 	byType    map[string][]*program
 	ruleOrder map[*Rule]int // position by id, for sorting findings
+	// native lists the types with a rule that reads resource.native: only
+	// their resources' native attributes are decoded (see
+	// inventory.Resource.EnsureNative).
+	native map[string]bool
 }
 
 // program is one rule compiled for one normalized type.
@@ -96,7 +100,7 @@ func NewCompiler(costLimit uint64) (*Compiler, error) {
 // Compile type-checks every rule against each type it names and returns the
 // compiled set. All problems are returned together, one CompileError each.
 func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
-	set := &Set{Rules: rs, byType: map[string][]*program{}, ruleOrder: map[*Rule]int{}}
+	set := &Set{Rules: rs, byType: map[string][]*program{}, ruleOrder: map[*Rule]int{}, native: map[string]bool{}}
 	byID := slices.Clone(rs)
 	slices.SortFunc(byID, func(a, b *Rule) int { return strings.Compare(a.ID, b.ID) })
 	for i, r := range byID {
@@ -122,9 +126,22 @@ func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
 				continue
 			}
 			set.byType[t] = append(set.byType[t], p)
+			if p.readsNative() {
+				set.native[t] = true
+			}
 		}
 	}
 	return set, errors.Join(errs...)
+}
+
+// readsNative reports whether the rule reads the provider's own attributes.
+func (p *program) readsNative() bool {
+	for _, path := range p.paths {
+		if path == "native" || strings.HasPrefix(path, "native.") {
+			return true
+		}
+	}
+	return false
 }
 
 func validate(r *Rule) error {

@@ -73,6 +73,11 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 					if len(progs) == 0 {
 						continue
 					}
+					if s.native[r.Type] {
+						// A rule reads resource.native; an undecodable one
+						// leaves it empty, and the rule reports the error.
+						_ = r.EnsureNative()
+					}
 					act.value = r.Value()
 					for _, p := range progs {
 						f, counted := p.evaluate(r, act)

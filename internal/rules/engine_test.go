@@ -235,3 +235,20 @@ func TestCostLimit(t *testing.T) {
 		t.Fatalf("findings = %+v, want one error for the cost limit", res.Findings)
 	}
 }
+
+func TestNativeDecodedOnDemand(t *testing.T) {
+	r := cmkRule()
+	r.Check = `resource.native.bucket == "b"`
+	s := mustCompile(t, r)
+	res := bucket("a", nil)
+	res.NativeJSON = []byte(`{"bucket":"x"}`)
+	e := &inventory.Estate{Resources: []*inventory.Resource{res}}
+	e.Finalize()
+	out, err := s.Evaluate(context.Background(), e, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Findings) != 1 || out.Findings[0].Status != Fail {
+		t.Fatalf("findings = %+v, want one fail read from the native JSON", out.Findings)
+	}
+}

@@ -191,7 +191,7 @@ func checkResource(t *testing.T, r *inventory.Resource) {
 	if !slices.Contains(inventory.Providers, r.Provider) {
 		t.Errorf("%s: provider %q is not one of %v", r.Address, r.Provider, inventory.Providers)
 	}
-	if r.Native == nil || r.Address == "" || r.NativeType == "" || r.ID == "" {
+	if r.Native == nil && len(r.NativeJSON) == 0 || r.Address == "" || r.NativeType == "" || r.ID == "" {
 		t.Errorf("%s: common fields missing: %+v", r.Address, r)
 	}
 	checkFields(t, r.Address, r.Attrs, s.Fields, "")

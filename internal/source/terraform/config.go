@@ -8,7 +8,10 @@ import (
 
 // configResource is one resource block of the configuration.
 type configResource struct {
-	expressions map[string]any
+	// expressions is where the block's expressions are in the file; a
+	// worker decodes them when it maps the block's resources, so the
+	// configuration of a large plan is never held decoded all at once.
+	expressions span
 	providerKey string
 }
 
@@ -113,17 +116,32 @@ func readConfig(d *decoder) (*configIndex, error) {
 				b := blocks[i]
 				bd.reset(d.data[b.at.start:b.at.end], b.at.start)
 				bd.depth = b.at.depth
-				v, err := bd.value()
+				var addr string
+				var cr configResource
+				err := bd.fields(func(k []byte) error {
+					var err error
+					switch string(k) {
+					case "address":
+						addr, err = bd.readString()
+					case "provider_config_key":
+						cr.providerKey, err = bd.readString()
+					case "expressions":
+						// capture reads offsets in the block; the worker
+						// decodes from the whole file.
+						cr.expressions, err = capture(bd)
+						cr.expressions.start += b.at.start
+						cr.expressions.end += b.at.start
+					default:
+						err = bd.skipFast()
+					}
+					return err
+				})
 				if err != nil {
 					out[i].err = err
 					return
 				}
-				m, _ := v.(map[string]any)
-				addr, _ := m["address"].(string)
-				exprs, _ := m["expressions"].(map[string]any)
-				key, _ := m["provider_config_key"].(string)
 				if addr != "" {
-					out[i] = decoded{addr: b.prefix + addr, cr: configResource{expressions: exprs, providerKey: key}}
+					out[i] = decoded{addr: b.prefix + addr, cr: cr}
 				}
 			}
 		}()

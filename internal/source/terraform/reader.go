@@ -147,6 +147,50 @@ type record struct {
 	n   *native
 	r   *inventory.Resource
 	err error
+	// trimmed is set once n keeps only nativeKeysAfterMapping; a second
+	// mapping decodes the values again from their span.
+	trimmed bool
+}
+
+// nativeKeysAfterMapping are the native attributes of a mapped resource
+// that later steps read: finding targets by value (join.go), the
+// attributes joiners and lenders read on their target, security group
+// attachments, custom key stores. Every other native value is dropped once
+// the resource is mapped and kept only as the JSON it was read from
+// (inventory.Resource.NativeJSON), which is what keeps a large plan's scan
+// small. A new joiner or lender that reads another native attribute of its
+// target adds it here; the reader's tests fail until it does.
+var nativeKeysAfterMapping = []string{
+	"id", "arn", "name", "bucket", "cluster_identifier", "account_id",
+	"vpc_security_group_ids", "security_groups", "security_group_names",
+	"custom_key_store_id", "parameter_group_name", "db_cluster_parameter_group_name", "key_vault_id",
+	"allow_nested_items_to_be_public", "allow_blob_public_access", "public_network_access_enabled",
+	"delegated_subnet_id", "security_rule", "public_access_prevention",
+}
+
+// trim drops the native values, unknowns and configuration expressions
+// later steps do not read (see nativeKeysAfterMapping) from a mapped
+// resource.
+func trim(rec *record) {
+	if rec.trimmed || !rec.values.ok() {
+		return
+	}
+	keep := func(m map[string]any) map[string]any {
+		if m == nil {
+			return nil
+		}
+		out := make(map[string]any, 4)
+		for _, k := range nativeKeysAfterMapping {
+			if v, ok := m[k]; ok {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	n := rec.n
+	n.Values, n.Unknown, n.Config = keep(n.Values), keep(n.Unknown), keep(n.Config)
+	rec.r.Native = n.Values
+	rec.trimmed = true
 }
 
 // span is a value's place in the file and the nesting depth it starts at.
@@ -312,7 +356,12 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	}
 	key := n.Provider
 	if cr, ok := cfg.resources[configAddress(n.Address)]; ok {
-		n.Config = cr.expressions
+		config, err := w.decode(cr.expressions)
+		if err != nil {
+			rec.err = err
+			return
+		}
+		n.Config = config
 		if n.Config == nil {
 			n.Config = map[string]any{}
 		}
@@ -338,6 +387,7 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	if r != nil {
 		fillCommon(r, n)
 		rec.r = r
+		trim(rec)
 	}
 }
 
@@ -603,6 +653,9 @@ func (p *parser) build() (*inventory.Estate, error) {
 						continue
 					}
 					rec.r = nil
+					if rec.trimmed {
+						rec.n, rec.trimmed = nil, false
+					}
 					w.process(rec, cfg)
 				}
 			}()
@@ -656,6 +709,24 @@ func (p *parser) build() (*inventory.Estate, error) {
 	awsAttachments(natives, est.Resources)
 	if t != nil {
 		resolveKeyManagers(est.Resources, t)
+	}
+	// The trimmed native values served the joins; the resource keeps its
+	// attributes as the JSON they were read from, copied into one buffer so
+	// that the file itself (values twice, configuration, ...) is not kept.
+	size := 0
+	for _, rec := range recs {
+		if rec.trimmed && rec.r != nil {
+			size += rec.values.end - rec.values.start
+		}
+	}
+	buf := make([]byte, 0, size)
+	for _, rec := range recs {
+		if rec.trimmed && rec.r != nil {
+			start := len(buf)
+			buf = append(buf, p.data[rec.values.start:rec.values.end]...)
+			rec.r.Native = nil
+			rec.r.NativeJSON = buf[start:len(buf):len(buf)]
+		}
 	}
 	est.Inputs = []inventory.Input{{Path: p.file, Kind: p.kind, Resources: len(est.Resources)}}
 	return est, nil
