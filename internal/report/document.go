@@ -141,7 +141,10 @@ type finding struct {
 	Remediation remediation `json:"-"`
 	Pack        string      `json:"pack,omitempty"`
 
-	sev       rules.Severity
+	sev rules.Severity
+	// rank is statusOrder[Status] and seq the engine's position, both for
+	// a cheap, deterministic sort.
+	rank, seq int
 	rule      *ruleInfo
 	ruleIndex int
 	// detail is the engine's own message (why an error or unknown), empty
@@ -260,17 +263,18 @@ func newDocument(res *rules.Result, opts Options) *document {
 	inChunks(len(all), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			all[i] = newFinding(res.Findings[i])
+			all[i].rank, all[i].seq = statusOrder[all[i].Status], i
 			order[i] = &all[i]
 		}
 	})
-	slices.SortStableFunc(order, func(a, b *finding) int {
+	slices.SortFunc(order, func(a, b *finding) int {
 		if c := cmp.Compare(b.sev, a.sev); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(a.RuleID, b.RuleID); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(statusOrder[a.Status], statusOrder[b.Status]); c != 0 {
+		if c := cmp.Compare(a.rank, b.rank); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(a.key(), b.key()); c != 0 {
@@ -282,6 +286,7 @@ func newDocument(res *rules.Result, opts Options) *document {
 			cmp.Compare(a.Resource.Region, b.Resource.Region),
 			cmp.Compare(a.Resource.ID, b.Resource.ID),
 			cmp.Compare(a.Message, b.Message),
+			cmp.Compare(a.seq, b.seq),
 		)
 	})
 	d.Findings = make([]finding, len(order))
