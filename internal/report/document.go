@@ -332,9 +332,16 @@ func newRuleInfo(r *rules.Rule) ruleInfo {
 
 // frameworksOf returns the rule's framework map, shared, never nil; the
 // report only reads it.
+// noFrameworks and noEvidence are the shared, never written, empty values of
+// findings without frameworks or evidence.
+var (
+	noFrameworks = map[string][]string{}
+	noEvidence   = map[string]any{}
+)
+
 func frameworksOf(r *rules.Rule) map[string][]string {
 	if r.Frameworks == nil {
-		return map[string][]string{}
+		return noFrameworks
 	}
 	return r.Frameworks
 }
@@ -351,8 +358,7 @@ func newFinding(f rules.Finding) finding {
 	out := finding{
 		Status:     string(f.Status),
 		Message:    f.Message,
-		Frameworks: map[string][]string{},
-		Evidence:   map[string]any{},
+		Frameworks: noFrameworks,
 		Severity:   rules.Severity(0).String(),
 	}
 	if r := f.Rule; r != nil {
@@ -378,8 +384,17 @@ func newFinding(f rules.Finding) finding {
 		}
 		out.Location = location(r.Source)
 	}
-	for k, v := range f.Evidence {
-		out.Evidence[k] = jsonSafe(v)
+	// Evidence is shared with the engine's finding, read-only, unless a
+	// value needs replacing to be written as JSON.
+	out.Evidence = f.Evidence
+	if !isJSONSafe(f.Evidence) {
+		out.Evidence = make(map[string]any, len(f.Evidence))
+		for k, v := range f.Evidence {
+			out.Evidence[k] = jsonSafe(v)
+		}
+	}
+	if out.Evidence == nil {
+		out.Evidence = noEvidence
 	}
 	if f.Exception != nil {
 		e := newException(f.Exception)
@@ -461,6 +476,33 @@ func joinNonEmpty(parts []string, sep string) string {
 // jsonSafe returns v, or a string in place of what JSON cannot encode (NaN,
 // infinities, channels, funcs), so one odd evidence value cannot make the
 // whole report fail to write.
+// isJSONSafe reports whether v holds only values encoding/json writes as
+// they are (no NaN, infinities, channels, funcs), so it can be shared as it
+// is rather than copied by jsonSafe.
+func isJSONSafe(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return true
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case []any:
+		for _, e := range x {
+			if !isJSONSafe(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if !isJSONSafe(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 func jsonSafe(v any) any {
 	switch x := v.(type) {
 	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
