@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 5s
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build test deps unit integration policy-test fuzz-smoke example lint bench fuzz clean
+.PHONY: all build test deps unit integration policy-test fuzz-smoke example lint bench bench-trivy bench-stages fuzz clean
 
 all: build
 
@@ -53,9 +53,19 @@ lint:
 	$(BIN)/staticcheck ./...
 
 ## bench: Go benchmarks, then the side-by-side comparison with trivy (see docs/benchmarks.md)
-bench:
+bench: deps bench-trivy
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bench/compare.sh
+
+## bench-trivy: build trivy v0.69.3 for the comparison into .cache/bin/trivy (idempotent)
+bench-trivy:
+	bench/build-trivy.sh
+
+## bench-stages: where a scan's time goes, stage by stage, with CPU and heap profiles under bench/out
+bench-stages:
+	mkdir -p bench/out
+	$(GO) run ./bench/gen -n 100000 -o bench/out/plan-100000.json
+	$(GO) run ./bench/stages -plan bench/out/plan-100000.json -cpuprofile bench/out/prof -memprofile bench/out/heap.pprof
 
 ## fuzz: long fuzzing of one target, e.g. make fuzz TARGET=FuzzParse PKG=./internal/source/terraform
 fuzz:
