@@ -22,7 +22,10 @@ type configIndex struct {
 	resources map[string]configResource
 	// outputs maps a module path without instance keys to its outputs'
 	// references.
-	outputs   map[string]map[string][]any
+	outputs map[string]map[string][]any
+	// inputs maps a called module's path without instance keys to the
+	// references of the arguments its caller passes.
+	inputs    map[string]map[string][]any
 	providers map[string]any
 }
 
@@ -36,7 +39,7 @@ type configBlock struct {
 // tree is walked in order; the resource blocks, which a generated
 // configuration may hold by the ten thousand, are decoded on every core.
 func readConfig(d *decoder) (*configIndex, error) {
-	c := &configIndex{resources: map[string]configResource{}, outputs: map[string]map[string][]any{}}
+	c := &configIndex{resources: map[string]configResource{}, outputs: map[string]map[string][]any{}, inputs: map[string]map[string][]any{}}
 	var blocks []configBlock
 	var module func(prefix string) error
 	module = func(prefix string) error {
@@ -57,8 +60,24 @@ func readConfig(d *decoder) (*configIndex, error) {
 				return d.fields(func(name []byte) error {
 					child := prefix + "module." + string(name) + "."
 					return d.fields(func(k []byte) error {
-						if string(k) == "module" {
+						switch string(k) {
+						case "module":
 							return module(child)
+						case "expressions":
+							v, err := d.value()
+							if err != nil {
+								return err
+							}
+							args, _ := v.(map[string]any)
+							refs := make(map[string][]any, len(args))
+							for name, a := range args {
+								expr, _ := a.(map[string]any)
+								if l, ok := expr["references"].([]any); ok {
+									refs[name] = l
+								}
+							}
+							c.inputs[strings.TrimSuffix(child, ".")] = refs
+							return nil
 						}
 						return d.skipFast()
 					})

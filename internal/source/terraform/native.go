@@ -36,6 +36,10 @@ type native struct {
 	// without instance keys -> output name -> its references), so a
 	// reference to module.kms.key_arn leads to the resource behind it.
 	outputs map[string]map[string][]any
+	// inputs holds the arguments of module calls the same way (module path
+	// -> variable name -> references in the calling module), so var.key_arn
+	// inside a module leads to the key its caller passes.
+	inputs map[string]map[string][]any
 }
 
 // mapper turns a native resource of one type into a normalized resource. It
@@ -231,23 +235,42 @@ func (n *native) references(attr string) []refTarget {
 	var out []refTarget
 	for _, ref := range refs {
 		s, _ := ref.(string)
-		out = resolveRef(s, module, n.outputs, out, 0)
+		out = resolveRef(s, module, moduleRefs{n.outputs, n.inputs}, out, 0)
 	}
 	return out
 }
 
+// moduleRefs are the references of the configuration's module outputs and
+// module call arguments (inputs), by module path without instance keys and
+// name.
+type moduleRefs struct {
+	outputs, inputs map[string]map[string][]any
+}
+
 // resolveRef appends the resource a reference made in module names; a
-// module output is followed to the references of its expression.
-func resolveRef(ref, module string, outputs map[string]map[string][]any, out []refTarget, depth int) []refTarget {
+// module output is followed to the references of its expression, a
+// variable inside a module to those of the argument its caller passes.
+func resolveRef(ref, module string, m moduleRefs, out []refTarget, depth int) []refTarget {
 	parts := splitDots(ref)
 	if len(parts) >= 3 && parts[0] == "module" && depth < 16 {
 		child := "module." + parts[1]
 		if module != "" {
 			child = module + "." + child
 		}
-		for _, r := range outputs[configAddress(child)][parts[2]] {
+		for _, r := range m.outputs[configAddress(child)][parts[2]] {
 			s, _ := r.(string)
-			out = resolveRef(s, child, outputs, out, depth+1)
+			out = resolveRef(s, child, m, out, depth+1)
+		}
+		return out
+	}
+	if len(parts) >= 2 && parts[0] == "var" && module != "" && depth < 16 {
+		parent := ""
+		if i := strings.LastIndex(module, ".module."); i >= 0 {
+			parent = module[:i]
+		}
+		for _, r := range m.inputs[configAddress(module)][parts[1]] {
+			s, _ := r.(string)
+			out = resolveRef(s, parent, m, out, depth+1)
 		}
 		return out
 	}

@@ -347,7 +347,7 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 		return
 	}
 	n := rec.n
-	n.outputs = cfg.outputs
+	n.outputs, n.inputs = cfg.outputs, cfg.inputs
 	n.Config, n.Region, n.account = nil, "", ""
 	regions := w.regions[cfg]
 	if regions == nil {
