@@ -2,6 +2,8 @@ package terraform
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hoheit/hoheit/internal/inventory"
@@ -17,8 +19,11 @@ type backRef struct {
 	Target string
 	// Attr is the attribute of those resources that names it.
 	Attr string
-	// Apply copies the settings onto one resource that names it.
-	Apply func(settings *native, target *inventory.Resource)
+	// Apply copies the settings onto one resource that names them: every
+	// settings resource the attribute names and this file holds, and
+	// whether that is all it names (a VM's network interfaces may lie
+	// outside the plan, which leaves what they say unknown).
+	Apply func(settings []*native, complete bool, target *inventory.Resource)
 }
 
 // backRefRegistry gathers the back references of every provider file.
@@ -62,25 +67,34 @@ func lend(natives []*native, mapped []*inventory.Resource, refs map[string]backR
 			if br.Target != r.Type {
 				continue
 			}
-			var s *native
-			if v := n.str(br.Attr); v != "" && !n.unknown(br.Attr) {
-				s = byValue[valueKey{typ, v}]
-			}
-			for _, ref := range n.references(br.Attr) {
-				if s != nil {
-					break
+			var found []*native
+			named := 0
+			add := func(c *native) {
+				if c != nil && c.Type == typ && !slices.Contains(found, c) {
+					found = append(found, c)
 				}
-				for _, addr := range []string{ref.block + ref.index, ref.block} {
-					if c := byAddr[addr]; c != nil && c.Type == typ {
-						s = c
-						break
+			}
+			if !n.unknown(br.Attr) {
+				for _, v := range n.strings(br.Attr) {
+					named++
+					add(byValue[valueKey{typ, v}])
+				}
+			}
+			if len(found) == 0 {
+				refs := n.references(br.Attr)
+				named = len(refs)
+				for _, ref := range refs {
+					if c := byAddr[ref.block+ref.index]; c != nil {
+						add(c)
+					} else {
+						add(byAddr[ref.block])
 					}
 				}
 			}
-			if s == nil {
+			if len(found) == 0 {
 				continue
 			}
-			if err := safeLend(br, s, r); err != nil {
+			if err := safeLend(br, found, len(found) >= named, r); err != nil {
 				return err
 			}
 		}
@@ -88,13 +102,13 @@ func lend(natives []*native, mapped []*inventory.Resource, refs map[string]backR
 	return nil
 }
 
-func safeLend(br backRef, s *native, r *inventory.Resource) (err error) {
+func safeLend(br backRef, found []*native, complete bool, r *inventory.Resource) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("applying %s to %s failed: %v; this is a bug in hoheit, please report it with the resource type %s", s.Address, r.Address, v, s.Type)
+			err = fmt.Errorf("applying %s to %s failed: %v; this is a bug in hoheit, please report it with the resource type %s", found[0].Address, r.Address, v, found[0].Type)
 		}
 	}()
-	br.Apply(s, r)
+	br.Apply(found, complete, r)
 	return nil
 }
 
@@ -110,8 +124,8 @@ var awsBackRefs = map[string]backRef{
 // ssl_min_protocol_version (PostgreSQL) and tls_version (MySQL) set the
 // lowest version. Parameters the group leaves out keep what the engine's
 // defaults gave.
-func awsLendParameterGroup(g *native, t *inventory.Resource) {
-	for _, p := range g.list("parameter") {
+func awsLendParameterGroup(groups []*native, _ bool, t *inventory.Resource) {
+	for _, p := range groups[0].list("parameter") {
 		m, _ := p.(map[string]any)
 		name, _ := m["name"].(string)
 		value, _ := m["value"].(string)
@@ -141,13 +155,37 @@ func lowestTLS(s string) string {
 
 // azureBackRefs: a Key Vault lends its soft-delete retention to its keys.
 var azureBackRefs = map[string]backRef{
-	"azurerm_key_vault": {Target: "kms.key", Attr: "key_vault_id", Apply: azureLendKeyVault},
+	"azurerm_key_vault":         {Target: "kms.key", Attr: "key_vault_id", Apply: azureLendKeyVault},
+	"azurerm_network_interface": {Target: "compute.instance", Attr: "network_interface_ids", Apply: azureLendNICs},
+}
+
+// azureLendNICs: a VM has a public IP when one of its network interfaces
+// has one; none has when every interface it names is in the plan and none
+// has (an interface outside the plan leaves it unknown).
+func azureLendNICs(nics []*native, complete bool, vm *inventory.Resource) {
+	unknown := !complete
+	for _, n := range nics {
+		for i := range n.list("ip_configuration") {
+			p := "ip_configuration." + strconv.Itoa(i) + ".public_ip_address_id"
+			switch {
+			case n.str(p) != "" || n.unknown(p) && n.reference(p) != "":
+				setKnown(vm, "public_ip", true)
+				return
+			case n.unknown(p):
+				unknown = true
+			}
+		}
+	}
+	if !unknown {
+		setKnown(vm, "public_ip", false)
+	}
 }
 
 // azureLendKeyVault: a deleted key stays recoverable for the vault's
 // soft-delete retention (7 to 90 days, 90 when left out; soft delete can no
 // longer be turned off).
-func azureLendKeyVault(v *native, t *inventory.Resource) {
+func azureLendKeyVault(vaults []*native, _ bool, t *inventory.Resource) {
+	v := vaults[0]
 	if v.unknown("soft_delete_retention_days") && v.configured("soft_delete_retention_days") {
 		t.SetUnknown("deletion_window_days")
 		return

@@ -179,3 +179,54 @@ func TestBackRefs(t *testing.T) {
 		t.Errorf("lowestTLS = %q", got)
 	}
 }
+
+// TestAzureVMPublicIPThroughNIC: a VM's public IP is on the network
+// interfaces it names; the plan decides it only when it holds them all.
+func TestAzureVMPublicIPThroughNIC(t *testing.T) {
+	nic := func(name string, public bool) planResource {
+		ipc := map[string]any{"name": "ip", "subnet_id": "/subscriptions/x/subnets/s", "private_ip_address_allocation": "Dynamic"}
+		r := planResource{address: "azurerm_network_interface." + name, values: map[string]any{"name": name, "location": "germanywestcentral", "ip_configuration": []any{ipc}}}
+		if public {
+			r.unknown = map[string]any{"ip_configuration": []any{map[string]any{"public_ip_address_id": true}}}
+			r.exprs = map[string]any{"ip_configuration": []any{map[string]any{"public_ip_address_id": refs("azurerm_public_ip.pip.id")}}}
+		}
+		return r
+	}
+	vm := func(nics ...string) planResource {
+		var rs []any
+		for _, n := range nics {
+			rs = append(rs, n)
+		}
+		return planResource{address: "azurerm_linux_virtual_machine.vm",
+			values:  map[string]any{"name": "vm", "location": "germanywestcentral", "size": "Standard_D2s_v5"},
+			unknown: map[string]any{"network_interface_ids": true},
+			exprs:   map[string]any{"network_interface_ids": map[string]any{"references": rs}}}
+	}
+	tests := []struct {
+		name        string
+		rs          []planResource
+		want        any
+		wantUnknown bool
+	}{
+		{"nic with a public ip", []planResource{nic("a", true), vm("azurerm_network_interface.a.id", "azurerm_network_interface.a")}, true, false},
+		{"nic without", []planResource{nic("a", false), vm("azurerm_network_interface.a.id", "azurerm_network_interface.a")}, false, false},
+		{"second nic has one", []planResource{nic("a", false), nic("b", true), vm("azurerm_network_interface.a.id", "azurerm_network_interface.a", "azurerm_network_interface.b.id", "azurerm_network_interface.b")}, true, false},
+		{"a nic outside the plan", []planResource{nic("a", false), vm("azurerm_network_interface.a.id", "azurerm_network_interface.a", "azurerm_network_interface.gone.id", "azurerm_network_interface.gone")}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := miniPlan(t, "azurerm", tt.rs...)
+			for _, r := range e.Resources {
+				if r.Address != "azurerm_linux_virtual_machine.vm" {
+					continue
+				}
+				got, _ := r.Get("public_ip")
+				if r.IsUnknown("public_ip") != tt.wantUnknown || (!tt.wantUnknown && got != tt.want) {
+					t.Errorf("public_ip = %v (unknown %v), want %v (unknown %v)", got, r.IsUnknown("public_ip"), tt.want, tt.wantUnknown)
+				}
+				return
+			}
+			t.Fatal("vm not found")
+		})
+	}
+}

@@ -78,6 +78,25 @@ func (n *native) str(path string) string {
 	return s
 }
 
+// strings returns the string, or the strings of the list, at path.
+func (n *native) strings(path string) []string {
+	switch v := lookup(n.Values, path).(type) {
+	case string:
+		if v != "" {
+			return []string{v}
+		}
+	case []any:
+		var out []string
+		for _, e := range v {
+			if s, ok := e.(string); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
 // boolean returns the bool at path, false if absent.
 func (n *native) boolean(path string) bool {
 	b, _ := lookup(n.Values, path).(bool)

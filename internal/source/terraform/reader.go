@@ -75,6 +75,7 @@ func Parse(file string, data []byte) (*inventory.Estate, error) {
 	p := &parser{file: file, data: data}
 	p.mappers, p.joiners = registry()
 	p.backRefs = backRefRegistry()
+	p.keep = keptKeys(p.backRefs)
 	if err := p.scan(); err != nil {
 		return nil, p.wrap(err)
 	}
@@ -104,6 +105,8 @@ type parser struct {
 	joiners map[string]joiner
 	// backRefs are the settings resources others name (lend.go).
 	backRefs map[string]backRef
+	// keep lists the native keys a mapped resource keeps (see trim).
+	keep []string
 
 	// planned are the resources of planned_values (plans) or values
 	// (states); changes those of resource_changes. build uses changes
@@ -154,8 +157,9 @@ type record struct {
 
 // nativeKeysAfterMapping are the native attributes of a mapped resource
 // that later steps read: finding targets by value (join.go), the
-// attributes joiners and lenders read on their target, security group
-// attachments, custom key stores. Every other native value is dropped once
+// attributes joiners read on their target, security group attachments,
+// custom key stores. The attributes lenders follow (backRef.Attr) are kept
+// too, without being listed here. Every other native value is dropped once
 // the resource is mapped and kept only as the JSON it was read from
 // (inventory.Resource.NativeJSON), which is what keeps a large plan's scan
 // small. A new joiner or lender that reads another native attribute of its
@@ -163,15 +167,25 @@ type record struct {
 var nativeKeysAfterMapping = []string{
 	"id", "arn", "name", "bucket", "cluster_identifier", "account_id",
 	"vpc_security_group_ids", "security_groups", "security_group_names",
-	"custom_key_store_id", "parameter_group_name", "db_cluster_parameter_group_name", "key_vault_id",
+	"custom_key_store_id",
 	"allow_nested_items_to_be_public", "allow_blob_public_access", "public_network_access_enabled",
 	"delegated_subnet_id", "security_rule", "public_access_prevention",
 }
 
+// keptKeys is nativeKeysAfterMapping with every lender's attribute.
+func keptKeys(refs map[string]backRef) []string {
+	out := slices.Clone(nativeKeysAfterMapping)
+	for _, br := range refs {
+		if !slices.Contains(out, br.Attr) {
+			out = append(out, br.Attr)
+		}
+	}
+	return out
+}
+
 // trim drops the native values, unknowns and configuration expressions
-// later steps do not read (see nativeKeysAfterMapping) from a mapped
-// resource.
-func trim(rec *record) {
+// later steps do not read (the parser's keep list) from a mapped resource.
+func trim(rec *record, keys []string) {
 	if rec.trimmed || !rec.values.ok() {
 		return
 	}
@@ -180,7 +194,7 @@ func trim(rec *record) {
 			return nil
 		}
 		out := make(map[string]any, 4)
-		for _, k := range nativeKeysAfterMapping {
+		for _, k := range keys {
 			if v, ok := m[k]; ok {
 				out[k] = v
 			}
@@ -387,7 +401,7 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	if r != nil {
 		fillCommon(r, n)
 		rec.r = r
-		trim(rec)
+		trim(rec, w.p.keep)
 	}
 }
 
