@@ -91,6 +91,14 @@ func awsAttachments(natives []*native, rs []*inventory.Resource) {
 	}
 }
 
+// accountSettings are the types awsAccountSetting maps: applied to the
+// resources they govern, never resources of their own.
+var accountSettings = map[string]bool{
+	"aws_s3_account_public_access_block": true,
+	"aws_ebs_encryption_by_default":      true,
+	"aws_ebs_default_kms_key":            true,
+}
+
 // awsAccountSetting maps an account-wide default to nothing of its own;
 // awsAccountDefaults applies it to the resources it governs.
 func awsAccountSetting(*native) *inventory.Resource { return nil }

@@ -96,6 +96,13 @@ func TestAzureDiagnosticSettingTarget(t *testing.T) {
 			if trail != tt.wantTrail {
 				t.Errorf("audit trail found = %v, want %v", trail, tt.wantTrail)
 			}
+			counted := false
+			for _, u := range e.Unsupported {
+				counted = counted || u.NativeType == "azurerm_monitor_diagnostic_setting"
+			}
+			if counted == tt.wantTrail {
+				t.Errorf("counted as unsupported = %v, want %v: a setting that is no trail is seen, not dropped", counted, !tt.wantTrail)
+			}
 		})
 	}
 }

@@ -696,6 +696,11 @@ func (p *parser) build() (*inventory.Estate, error) {
 			est.Add(rec.r)
 		case !mapped && !joined && !lends:
 			est.AddUnsupported(providerName(n.Provider), n.Type, n.Address)
+		case !joined && !lends && !accountSettings[n.Type]:
+			// The mapper declined this one (a diagnostic setting of a
+			// single resource, a log sink that exports no audit logs):
+			// seen, not modelled, and so counted, never dropped.
+			est.AddUnsupported(providerName(n.Provider), n.Type, n.Address)
 		}
 		if joined {
 			split = append(split, i)
