@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -122,7 +123,7 @@ with DIR it loads the rules in DIR and tests them with DIR/testdata.`,
 			var files []caseSource
 			if len(args) == 0 {
 				for _, p := range d.PackNames {
-					if len(sel.packs) > 0 && !contains(sel.packs, p) {
+					if len(sel.packs) > 0 && !slices.Contains(sel.packs, p) {
 						continue
 					}
 					files = append(files, caseFiles(d.Packs, path.Join(p, "testdata"), p)...)
@@ -213,13 +214,4 @@ func runCases(d *Deps, set *rules.Set, files []caseSource, verbose bool) error {
 		return &ExitError{Code: ExitFindings}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
