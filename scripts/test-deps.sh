@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what hoheit's integration tests need. Idempotent: installs only
+# Installs what hoheit's integration tests need (Chromium, swtpm, SoftHSM,
+# cryptsetup). Idempotent: installs only
 # what is missing. Debian packages only; nothing is downloaded from elsewhere.
 set -euo pipefail
 
@@ -7,6 +8,11 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v jq >/dev/null 2>&1 || need+=(jq)
 [ -x /usr/bin/time ] || need+=(time)
+# attestation and key release: a TPM emulator, an HSM, LUKS2 volumes
+command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
+command -v swtpm_setup >/dev/null 2>&1 || need+=(swtpm-tools)
+command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
+command -v cryptsetup >/dev/null 2>&1 || [ -x /usr/sbin/cryptsetup ] || need+=(cryptsetup-bin)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
