@@ -238,3 +238,19 @@ func (r *Registry) variantsLocked() []string {
 	sort.Strings(out)
 	return out
 }
+
+// ResponseWrapper is implemented by validators whose trust in the attesting
+// key completes only when the hardware itself opens the server's response:
+// a TPM attestation key trusted through its EK certificate is bound to the
+// EK by credential activation. The server wraps the whole join response
+// (certificate and sealed keys) with WrapResponse; only the TPM that holds
+// the EK can unwrap it. A validator returns payload unchanged when the
+// claims need no wrapping.
+type ResponseWrapper interface {
+	WrapResponse(claims *Claims, evidence []byte, payload []byte) ([]byte, error)
+}
+
+// ResponseUnwrapper is the agent side of ResponseWrapper.
+type ResponseUnwrapper interface {
+	UnwrapResponse(ctx context.Context, wrapped []byte) ([]byte, error)
+}
