@@ -118,7 +118,8 @@ Everything works offline: the rule packs are built in, nothing calls home.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
-	root.AddCommand(newScanCmd(&d), newInventoryCmd(&d), newPolicyCmd(&d), newVersionCmd(&d))
+	root.AddCommand(newScanCmd(&d), newInventoryCmd(&d), newPolicyCmd(&d), newVersionCmd(&d),
+		newRefvaluesCmd(&d), newCollateralCmd(&d))
 	return root
 }
 
