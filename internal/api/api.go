@@ -1,0 +1,152 @@
+// Package api holds the wire types of the control plane's HTTP/JSON API
+// under /v1, shared by the server and its clients (the agent and the admin
+// commands). docs/api.md documents every call. Byte fields are base64 in
+// JSON (encoding/json's []byte encoding).
+package api
+
+import "time"
+
+// Paths of the API.
+const (
+	PathNonce      = "/v1/attest/nonce"
+	PathJoin       = "/v1/join"
+	PathNodes      = "/v1/nodes"
+	PathCA         = "/v1/ca"
+	PathCRL        = "/v1/crl"
+	PathAudit      = "/v1/audit"
+	PathAuditKey   = "/v1/audit/key"
+	PathTokens     = "/v1/tokens"
+	PathHealth     = "/v1/health"
+	MaxRequestSize = 1 << 20
+)
+
+// NonceResponse answers POST /v1/attest/nonce.
+type NonceResponse struct {
+	Nonce     []byte    `json:"nonce"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// JoinRequest is POST /v1/join: evidence that binds the nonce and the
+// agent's public keys. The same call re-attests a node that has joined.
+type JoinRequest struct {
+	NodeID    string `json:"node_id"`
+	Class     string `json:"class"`
+	Variant   string `json:"variant"`
+	Nonce     []byte `json:"nonce"`
+	Evidence  []byte `json:"evidence"`
+	RequestID string `json:"request_id"`
+	// HPKEPublicKey receives every secret (ML-KEM-768 + X25519).
+	HPKEPublicKey []byte `json:"hpke_public_key"`
+	// CertPublicKey is the PKIX DER key the node certificate certifies.
+	CertPublicKey      []byte `json:"cert_public_key"`
+	WireGuardPublicKey []byte `json:"wireguard_public_key"`
+}
+
+// WrappedResponse carries a JoinResponse, encoded as JSON and possibly
+// wrapped by the variant (TPM credential activation), see attest.ResponseWrapper.
+type WrappedResponse struct {
+	Response []byte `json:"response"`
+}
+
+// JoinResponse is what a node receives after its evidence was accepted.
+type JoinResponse struct {
+	NodeID string `json:"node_id"`
+	// Certificate is the node's X.509 certificate (DER), CA the root (DER).
+	Certificate []byte    `json:"certificate"`
+	CA          []byte    `json:"ca"`
+	NotAfter    time.Time `json:"not_after"`
+	// Keys holds the node's keys by purpose, each sealed with HPKE to the
+	// join's HPKE key with the node id and request id as associated data.
+	Keys map[string][]byte `json:"keys"`
+	// Insecure is set when the node joined with the insecure variant.
+	Insecure bool `json:"insecure"`
+	// ReattestEvery tells the agent how often to re-attest.
+	ReattestEvery Duration `json:"reattest_every"`
+	Warnings      []string `json:"warnings,omitempty"`
+}
+
+// KeysRequest is POST /v1/nodes/{id}/keys, authenticated by the node's
+// certificate (mutual TLS).
+type KeysRequest struct {
+	RequestID string   `json:"request_id"`
+	Purposes  []string `json:"purposes"`
+}
+
+// KeysResponse holds sealed keys by purpose.
+type KeysResponse struct {
+	Keys map[string][]byte `json:"keys"`
+}
+
+// Node is a node as admins see it.
+type Node struct {
+	ID             string    `json:"id"`
+	Class          string    `json:"class"`
+	Variant        string    `json:"variant"`
+	Insecure       bool      `json:"insecure"`
+	Status         string    `json:"status"`
+	StatusReason   string    `json:"status_reason,omitempty"`
+	HardwareID     string    `json:"hardware_id,omitempty"`
+	CertSerial     string    `json:"cert_serial,omitempty"`
+	CertNotAfter   time.Time `json:"cert_not_after"`
+	JoinedAt       time.Time `json:"joined_at"`
+	LastAttestedAt time.Time `json:"last_attested_at"`
+	// Claims are the verified measurements of the last attestation
+	// (attest.Claims as JSON); `hoheit refvalues measure` turns them into
+	// reference values.
+	Claims []byte `json:"claims,omitempty"`
+}
+
+// NodeStatus answers GET /v1/nodes/{id}/status: public, for relying parties.
+type NodeStatus struct {
+	ID         string `json:"id"`
+	Status     string `json:"status"`
+	CertSerial string `json:"cert_serial,omitempty"`
+	Insecure   bool   `json:"insecure"`
+}
+
+// RevokeRequest is POST /v1/nodes/{id}/revoke.
+type RevokeRequest struct {
+	Reason string `json:"reason"`
+}
+
+// TokenRequest is POST /v1/tokens.
+type TokenRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// Token describes an API token; Secret is set only once, at creation.
+type Token struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+	Secret    string    `json:"secret,omitempty"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Error ErrorBody `json:"error"`
+}
+
+// ErrorBody says why a call failed. Reason is stable (see attest's reasons
+// plus "bad-request", "unauthorized", "forbidden", "not-found", "internal").
+type ErrorBody struct {
+	Reason    string `json:"reason"`
+	Detail    string `json:"detail,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Roles of API tokens.
+const (
+	RoleAdmin    = "admin"
+	RoleOperator = "operator"
+	RoleAuditor  = "auditor"
+)
+
+// Key purposes.
+const (
+	PurposeDisk     = "disk"
+	PurposeMesh     = "mesh"
+	PurposeWorkload = "workload"
+)
