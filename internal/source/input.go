@@ -129,11 +129,21 @@ func statError(p string, err error) error {
 	return fmt.Errorf("reading %s: %w", p, err)
 }
 
+// mapMinSize is the size from which a regular file is mapped (mapFile)
+// rather than read.
+const mapMinSize = 1 << 20
+
 // readInput reads a whole input, refusing one larger than opts.MaxInputSize
 // without reading it all: a regular file by its size, anything else (stdin,
 // a pipe, a file still growing) by reading at most one byte more than the
-// limit.
-func readInput(in input, opts Options) ([]byte, error) {
+// limit. A regular file of mapMinSize or more is mapped instead of read;
+// unmap, non-nil then, releases it, after which the bytes must not be used.
+func readInput(in input, opts Options) (data []byte, unmap func(), err error) {
+	data, err = readOrMap(in, opts, &unmap)
+	return data, unmap, err
+}
+
+func readOrMap(in input, opts Options, unmap *func()) ([]byte, error) {
 	limit := opts.MaxInputSize
 	var r io.Reader
 	size := int64(0)
@@ -156,6 +166,12 @@ func readInput(in input, opts Options) ([]byte, error) {
 			size = fi.Size()
 			if size > limit {
 				return nil, fmt.Errorf("%s is %s, over the %s input limit; raise it with --max-input-size", in.path, formatSize(size, 1), formatSize(limit, 0))
+			}
+			if size >= mapMinSize {
+				if data, release, ok := mapFile(f, size); ok {
+					*unmap = release
+					return data, nil
+				}
 			}
 		}
 		r = f

@@ -8,6 +8,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,9 +159,15 @@ func readOne(ctx context.Context, in input, opts Options) result {
 	}
 	start := time.Now()
 	name := in.display()
-	data, err := readInput(in, opts)
+	data, unmap, err := readInput(in, opts)
 	if err != nil {
 		return result{err: err.Error()}
+	}
+	if unmap != nil {
+		// The Terraform reader keeps nothing of the bytes it parses, so a
+		// mapped file is unmapped when it returns; the other readers get a
+		// copy on the heap, which they may keep.
+		defer unmap()
 	}
 	kind, err := detect(name, data, opts.MaxDepth)
 	var ni *notInputError
@@ -171,6 +178,9 @@ func readOne(ctx context.Context, in input, opts Options) result {
 		return result{err: err.Error()}
 	}
 	r := result{kind: kind}
+	if unmap != nil && kind != KindTerraformPlan && kind != KindTerraformState {
+		data = bytes.Clone(data)
+	}
 	switch kind {
 	case KindKubernetes:
 		r.manifests, err = kubernetes.Load(name, data, kubernetes.Options{Cluster: opts.Cluster, Namespace: opts.Namespace, MaxDepth: opts.MaxDepth})

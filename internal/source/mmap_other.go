@@ -1,0 +1,8 @@
+//go:build !unix
+
+package source
+
+import "os"
+
+// mapFile never maps on systems without mmap: the file is read.
+func mapFile(*os.File, int64) ([]byte, func(), bool) { return nil, nil, false }

@@ -1,0 +1,5 @@
+//go:build unix && !linux
+
+package source
+
+const mapPopulate = 0

@@ -1,0 +1,72 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hoheit/hoheit/bench/gen/plan"
+	"github.com/hoheit/hoheit/internal/source/terraform"
+)
+
+// TestMappedInputs reads files large enough to be mapped rather than read
+// (mapMinSize): a plan gives the estate Parse gives on the same bytes, and
+// the estate stays whole after the mapping is gone; a manifest, which its
+// reader may keep, is read too.
+func TestMappedInputs(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if err := plan.Write(&buf, 600, 1); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() < mapMinSize {
+		t.Fatalf("the plan is %d bytes, want at least %d to be mapped", buf.Len(), mapMinSize)
+	}
+	planPath := filepath.Join(dir, "plan.json")
+	if err := os.WriteFile(planPath, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, err := terraform.Parse(planPath, buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Finalize()
+	got, err := Read(context.Background(), []string{planPath}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Resources) != len(want.Resources) || len(got.Resources) == 0 {
+		t.Fatalf("read %d resources from the mapped plan, want %d", len(got.Resources), len(want.Resources))
+	}
+	for i, r := range got.Resources {
+		g, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := json.Marshal(want.Resources[i])
+		if !bytes.Equal(g, w) {
+			t.Fatalf("resource %d differs when mapped:\n got %s\nwant %s", i, g, w)
+		}
+	}
+
+	var m strings.Builder
+	m.WriteString("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: big\n")
+	for m.Len() < mapMinSize+100 {
+		m.WriteString("# padding to make the file large enough to be mapped\n")
+	}
+	manPath := filepath.Join(dir, "ns.yaml")
+	if err := os.WriteFile(manPath, []byte(m.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Read(context.Background(), []string{manPath}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Resources) != 1 || e.Resources[0].Name != "big" {
+		t.Fatalf("the mapped manifest read as %+v", e.Resources)
+	}
+}
