@@ -101,7 +101,7 @@ func (t *TCB) UnmarshalYAML(n *yaml.Node) error {
 	type plain TCB
 	p := plain{Enforce: true}
 	if err := n.Decode(&p); err != nil {
-		return fmt.Errorf("line %d: minimum_tcb: components are integers 0-255: %s", n.Line, cleanYAMLError(err))
+		return fmt.Errorf("line %d: minimum_tcb: components are integers 0-255 (%s)", n.Line, innerLine.ReplaceAllString(cleanYAMLError(err), ""))
 	}
 	*t = TCB(p)
 	t.Line = n.Line
@@ -169,7 +169,10 @@ var typeNames = strings.NewReplacer(
 	"in type refvalues.TDX", "in tdx",
 	"in type refvalues.Insecure", "in insecure",
 	"in type refvalues.plain", "in minimum_tcb",
+	"into refvalues.Set", "into reference values (expected a mapping)",
 )
+
+var innerLine = regexp.MustCompile(`^line \d+: `)
 
 func cleanYAMLError(err error) string {
 	var te *yaml.TypeError
@@ -194,20 +197,29 @@ func (s *Set) validate() error {
 	}
 	if s.TPM != nil {
 		if err := s.TPM.validate(); err != nil {
-			return fmt.Errorf("tpm: %w", err)
+			return sectionError("tpm", err)
 		}
 	}
 	if s.SNP != nil {
 		if err := s.SNP.validate(); err != nil {
-			return fmt.Errorf("sev_snp: %w", err)
+			return sectionError("sev_snp", err)
 		}
 	}
 	if s.TDX != nil {
 		if err := s.TDX.validate(); err != nil {
-			return fmt.Errorf("tdx: %w", err)
+			return sectionError("tdx", err)
 		}
 	}
 	return nil
+}
+
+// sectionError names the section after the line number, if there is one.
+func sectionError(section string, err error) error {
+	msg := err.Error()
+	if loc := innerLine.FindString(msg); loc != "" {
+		return fmt.Errorf("%s%s: %s", loc, section, msg[len(loc):])
+	}
+	return fmt.Errorf("%s: %s", section, msg)
 }
 
 func checkLen(name string, f *Field[Hex], n int) error {
