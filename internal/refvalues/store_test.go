@@ -59,7 +59,6 @@ func setFor(t *testing.T, set, class string, revision int) string {
 	return s
 }
 
-
 func TestLoad(t *testing.T) {
 	f := newFixture(t)
 	other, _ := newKey(t, AlgECDSAP256)
