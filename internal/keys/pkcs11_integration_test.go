@@ -7,17 +7,23 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ThalesGroup/crypto11"
 	"github.com/miekg/pkcs11"
+
+	"github.com/hoheit/hoheit/internal/ca"
 )
 
 const (
@@ -27,7 +33,7 @@ const (
 
 // softHSMModule finds Debian's softhsm2 module; the integration tier
 // requires it (scripts/test-deps.sh installs it).
-func softHSMModule(t *testing.T) string {
+func softHSMModule(t testing.TB) string {
 	t.Helper()
 	for _, p := range []string{
 		os.Getenv("HOHEIT_SOFTHSM_MODULE"),
@@ -48,7 +54,7 @@ func softHSMModule(t *testing.T) string {
 
 // newSoftHSMToken initialises a fresh softhsm2 token in a temporary
 // directory and returns a config for it.
-func newSoftHSMToken(t *testing.T, label string) PKCS11Config {
+func newSoftHSMToken(t testing.TB, label string) PKCS11Config {
 	t.Helper()
 	module := softHSMModule(t)
 	util, err := exec.LookPath("softhsm2-util")
@@ -72,7 +78,7 @@ func newSoftHSMToken(t *testing.T, label string) PKCS11Config {
 	return PKCS11Config{Module: module, TokenLabel: label, PIN: softHSMPIN}
 }
 
-func openTestPKCS11(t *testing.T, cfg PKCS11Config) *pkcs11Backend {
+func openTestPKCS11(t testing.TB, cfg PKCS11Config) *pkcs11Backend {
 	t.Helper()
 	b, err := OpenPKCS11(context.Background(), cfg)
 	if err != nil {
@@ -408,4 +414,85 @@ func importSecret(t *testing.T, cfg PKCS11Config, label string, value []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPKCS11CA runs the internal CA on the token's "ca" key: the CA key
+// lives in the same backend as the master key.
+func TestPKCS11CA(t *testing.T) {
+	ctx := context.Background()
+	cfg := newSoftHSMToken(t, "hoheit-ca")
+	b := openTestPKCS11(t, cfg)
+	signer, err := b.Signer(ctx, "ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	authority, err := ca.New(ctx, signer, "example.org", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootDER := authority.RootDER()
+	nodeKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	der, serial, _, err := authority.IssueNode("node-1", nodeKey.Public(), 0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlDER, err := authority.CRL([]x509.RevocationListEntry{{SerialNumber: serial, RevocationTime: now}}, big.NewInt(1), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	// After a restart the stored root and the token's key make the same CA.
+	b2 := openTestPKCS11(t, cfg)
+	defer b2.Close()
+	signer2, err := b2.Signer(ctx, "ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	authority2, err := ca.New(ctx, signer2, "example.org", rootDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(authority2.Root())
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Fatalf("node certificate signed in the token does not verify: %v", err)
+	}
+	if id, err := ca.NodeID(cert, "example.org"); err != nil || id != "node-1" {
+		t.Errorf("NodeID = %q, %v", id, err)
+	}
+	crl, err := x509.ParseRevocationList(crlDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crl.CheckSignatureFrom(authority2.Root()); err != nil {
+		t.Errorf("CRL: %v", err)
+	}
+	if _, _, _, err := authority2.IssueNode("node-2", nodeKey.Public(), 0, now); err != nil {
+		t.Errorf("issuing after restart: %v", err)
+	}
+}
+
+// BenchmarkNodeKeyPKCS11 measures one node key derived inside softhsm2
+// (one C_SignInit/C_SignUpdate/C_SignFinal HMAC).
+func BenchmarkNodeKeyPKCS11(b *testing.B) {
+	ctx := context.Background()
+	backend := openTestPKCS11(b, newSoftHSMToken(b, "hoheit-bench"))
+	defer backend.Close()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := NodeKey(ctx, backend, PurposeDisk, "node-1"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
