@@ -80,6 +80,11 @@ func Open(ctx context.Context, cfg IssuerConfig) (*Issuer, error) {
 	if is.logPath == "" {
 		is.logPath = DefaultEventLogPath
 	}
+	// Fail at start, not at the first join, when the log is not readable.
+	if _, err := readEventLog(is.logPath); err != nil {
+		rw.Close()
+		return nil, err
+	}
 	var err error
 	if is.ak, err = loadKey(rw, client.AttestationKeyECC, tpm2.HandleOwner, client.AKTemplateECC()); err != nil {
 		rw.Close()
@@ -172,6 +177,8 @@ func loadEK(rw io.ReadWriter) (*client.Key, error) {
 	return nil, nil
 }
 
+var errClosed = errors.New("tpm: the issuer is closed")
+
 // Variant returns attest.VariantTPM.
 func (*Issuer) Variant() string { return attest.VariantTPM }
 
@@ -203,6 +210,9 @@ func (is *Issuer) Issue(ctx context.Context, reportData [64]byte) ([]byte, error
 	}
 	is.mu.Lock()
 	defer is.mu.Unlock()
+	if is.rw == nil {
+		return nil, errClosed
+	}
 	release := deadlineFromContext(ctx, is.rw)
 	defer release()
 	att, err := is.ak.Attest(client.AttestOpts{
@@ -268,6 +278,9 @@ func (is *Issuer) UnwrapResponse(ctx context.Context, b []byte) ([]byte, error) 
 
 	is.mu.Lock()
 	defer is.mu.Unlock()
+	if is.rw == nil {
+		return nil, errClosed
+	}
 	release := deadlineFromContext(ctx, is.rw)
 	defer release()
 	sess, err := client.NewEKSession(is.rw)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -383,8 +384,56 @@ func TestIssuerAKIsStable(t *testing.T) {
 	if !bytes.Equal(keys[0], keys[1]) {
 		t.Fatal("AK changed between two opens of the same TPM")
 	}
+
+	is, err := Open(context.Background(), IssuerConfig{RW: nopCloser{sim}, EventLogPath: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is.Close()
+	if _, err := is.Issue(context.Background(), testReportData("late")); err == nil {
+		t.Fatal("a closed issuer issued evidence")
+	}
+	if _, err := is.UnwrapResponse(context.Background(), append(bytes.Clone(wrapMagic), 1)); err == nil {
+		t.Fatal("a closed issuer unwrapped a response")
+	}
 }
 
 type nopCloser struct{ *simulator.Simulator }
 
 func (nopCloser) Close() error { return nil }
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	log := writeLog(t, bootEvents())
+	cases := []struct {
+		name string
+		cfg  func() IssuerConfig
+		want string
+	}{
+		{"missing device", func() IssuerConfig {
+			return IssuerConfig{Device: filepath.Join(t.TempDir(), "tpmrm0"), EventLogPath: log}
+		}, "does not exist"},
+		{"nothing listening", func() IssuerConfig {
+			return IssuerConfig{Device: "tcp://127.0.0.1:1", EventLogPath: log}
+		}, "connecting"},
+		{"missing event log", func() IssuerConfig {
+			sim, err := simulator.Get()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return IssuerConfig{RW: sim, EventLogPath: filepath.Join(t.TempDir(), "none")}
+		}, "event log"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			is, err := Open(ctx, c.cfg())
+			if err == nil {
+				is.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Open: %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}

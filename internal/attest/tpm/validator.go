@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -80,7 +83,13 @@ type verified struct {
 // Validate checks the evidence: the AK is a restricted TPM signing key that
 // is registered or whose TPM's EK certificate chains to EKRoots; the SHA-256
 // quote is signed by it and carries reportData[:32]; the TCG event log
-// replays to the quoted PCRs. Every failure is a *attest.Refusal.
+// replays to the quoted PCRs. Every failure is a *attest.Refusal. It is safe
+// for concurrent use.
+//
+// Claims with AKTrust "ek-chain" are complete only together with
+// WrapResponse: the EK certificate proves the EK, not that the AK lives in
+// the same TPM. The server must send its whole response through
+// WrapResponse, which only that TPM can open.
 func (v *Validator) Validate(ctx context.Context, ev []byte, reportData [64]byte) (*attest.Claims, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -177,6 +186,9 @@ func (v *Validator) trustAK(ev *evidence) (*verified, crypto.PublicKey, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if !defaultEKKey(ek.PublicKey) {
+		return nil, nil, attest.Refuse(attest.ReasonUntrustedKey, "EK certificate is for a %T key; only the TCG default EKs (RSA 2048, ECC P-256) are supported for credential activation", ek.PublicKey)
+	}
 	ekPKIX, err := x509.MarshalPKIXPublicKey(ek.PublicKey)
 	if err != nil {
 		return nil, nil, attest.Refuse(attest.ReasonMalformed, "EK certificate key cannot be encoded: %v", err)
@@ -184,6 +196,19 @@ func (v *Validator) trustAK(ev *evidence) (*verified, crypto.PublicKey, error) {
 	vr.trust = AKTrustEKChain
 	vr.hardware = hexSHA256(ekPKIX)
 	return vr, key, nil
+}
+
+// defaultEKKey tells whether k is the key of a TCG default EK template (RSA
+// 2048 or ECC NIST P-256), whose AES-128 symmetric parameters
+// WrapResponse assumes.
+func defaultEKKey(k any) bool {
+	switch k := k.(type) {
+	case *rsa.PublicKey:
+		return k.N.BitLen() == 2048
+	case *ecdsa.PublicKey:
+		return k.Curve == elliptic.P256()
+	}
+	return false
 }
 
 var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
