@@ -124,12 +124,13 @@ func Sign(data []byte, key crypto.Signer) ([]byte, error) {
 // attest.ReasonRefValues whose detail starts with ProblemUnsigned,
 // ProblemInvalid or ProblemUntrustedKey.
 func Verify(data, sig []byte, trusted []crypto.PublicKey) error {
-	_, err := verify(data, sig, trusted)
+	_, err := VerifySigner(data, sig, trusted)
 	return err
 }
 
-// verify returns the id of the key that signed.
-func verify(data, sig []byte, trusted []crypto.PublicKey) (string, error) {
+// VerifySigner is Verify that also returns the KeyID of the trusted key
+// that signed, for messages and audit entries.
+func VerifySigner(data, sig []byte, trusted []crypto.PublicKey) (string, error) {
 	if len(bytes.TrimSpace(sig)) == 0 {
 		return "", attest.Refuse(attest.ReasonRefValues, "%s: no signature", ProblemUnsigned)
 	}

@@ -264,7 +264,7 @@ func (s *Store) pollFile(name string) (Change, bool) {
 	d := sha256.Sum256(data)
 	digest := hex.EncodeToString(d[:])
 
-	keyID, err := verify(data, sig, s.trusted)
+	keyID, err := VerifySigner(data, sig, s.trusted)
 	if err != nil {
 		return reject(digest, err)
 	}
