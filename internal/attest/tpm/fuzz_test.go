@@ -1,7 +1,6 @@
 package tpm
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"flag"
@@ -85,8 +84,8 @@ func FuzzParseWrapped(f *testing.F) {
 		if len(w.aad)+len(w.sealed) != len(b) {
 			t.Fatal("additional data and ciphertext do not cover the response")
 		}
-		if _, err := w.open(make([]byte, secretSize)); err == nil && !bytes.Contains(b, w.nonce) {
-			t.Fatal("opened with a nonce not in the response")
+		if _, err := w.open(make([]byte, secretSize)); err == nil {
+			t.Fatal("a wrapped response opened without the TPM's secret")
 		}
 	})
 }

@@ -41,7 +41,7 @@ type IssuerConfig struct {
 	// RW is set.
 	Device string
 	// RW is an already open TPM, for example go-tpm-tools' simulator. The
-	// Issuer closes it on Close.
+	// Issuer closes it on Close, and Open closes it when it fails.
 	RW io.ReadWriteCloser
 	// EventLogPath is the TCG event log file; DefaultEventLogPath when empty.
 	EventLogPath string
