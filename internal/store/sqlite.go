@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hoheit/hoheit/internal/audit"
@@ -31,6 +32,10 @@ import (
 //     transaction never fails on lock upgrade, and busy_timeout covers another
 //     process holding the file.
 //   - a pool of query_only reader connections for View.
+//   - wal_autocheckpoint=0 on the writer, and a background goroutine that
+//     runs PASSIVE checkpoints on its own connection: otherwise the commit
+//     that crosses the WAL threshold would copy pages and fsync while every
+//     other write waits, the worst of the p99 latency.
 const (
 	busyTimeout      = 10 * time.Second
 	writerTxLock     = "immediate"
@@ -57,6 +62,14 @@ type sqliteStore struct {
 	wsem   chan struct{} // serializes Update in FIFO order, honours ctx
 	wstmts stmts
 	rstmts stmts
+
+	ckpt       *sql.DB       // one connection for WAL checkpoints
+	commits    atomic.Int64  // commits so far
+	wake       chan struct{} // ckptFrames more commits happened (buffered 1)
+	stopCkpt   chan struct{}
+	ckptDone   chan struct{}
+	ckptEvery  time.Duration
+	ckptFrames int // commits between checkpoints
 }
 
 var _ Store = (*sqliteStore)(nil)
@@ -96,6 +109,7 @@ func OpenSQLiteWith(ctx context.Context, path string, opts SQLiteOptions) (Store
 		wq[k] = append([]string(nil), v...)
 	}
 	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", "wal_autocheckpoint(0)")
 	wq.Set("_txlock", writerTxLock)
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
@@ -137,13 +151,60 @@ func OpenSQLiteWith(ctx context.Context, path string, opts SQLiteOptions) (Store
 	r.SetConnMaxIdleTime(0)
 	s.r = r
 
+	cq := common
+	cq.Del("_pragma")
+	cq.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	cq.Add("_pragma", "synchronous("+syncMode+")")
+	ck, err := sql.Open("sqlite", path+"?"+cq.Encode())
+	if err != nil {
+		return fail(fmt.Errorf("opening database %s: %w", path, err))
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxLifetime(0)
+	ck.SetConnMaxIdleTime(0)
+	s.ckpt = ck
+
 	if s.wstmts, err = prepare(ctx, w, allQueries); err != nil {
 		return fail(fmt.Errorf("opening database %s: %w", path, err))
 	}
 	if s.rstmts, err = prepare(ctx, r, readQueries); err != nil {
 		return fail(fmt.Errorf("opening database %s: %w", path, err))
 	}
+	s.wake = make(chan struct{}, 1)
+	s.stopCkpt = make(chan struct{})
+	s.ckptDone = make(chan struct{})
+	s.ckptEvery = time.Second
+	s.ckptFrames = 500
+	go s.checkpointLoop()
 	return s, nil
+}
+
+// checkpointLoop copies the WAL back into the database file every
+// ckptFrames commits or every ckptEvery, whichever comes first, outside the
+// commit path. PASSIVE never waits for the writer or readers; whatever it
+// cannot copy now it copies next time.
+func (s *sqliteStore) checkpointLoop() {
+	defer close(s.ckptDone)
+	tick := time.NewTicker(s.ckptEvery)
+	defer tick.Stop()
+	var done int64 // commits covered by the last checkpoint
+	for {
+		select {
+		case <-s.stopCkpt:
+			return
+		case <-s.wake:
+		case <-tick.C:
+		}
+		n := s.commits.Load()
+		if n == done {
+			continue
+		}
+		done = n
+		// An error here (say, busy) is retried on the next round; the WAL
+		// keeps every commit meanwhile, so nothing is lost.
+		s.ckpt.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+	}
 }
 
 // Update implements Store.
@@ -173,6 +234,12 @@ func (s *sqliteStore) Update(ctx context.Context, fn func(Tx) error) (err error)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing write transaction: %w", err)
 	}
+	if s.commits.Add(1)%int64(s.ckptFrames) == 0 {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -188,6 +255,11 @@ func (s *sqliteStore) View(ctx context.Context, fn func(ReadTx) error) error {
 
 // Close implements Store.
 func (s *sqliteStore) Close() error {
+	if s.stopCkpt != nil {
+		close(s.stopCkpt)
+		<-s.ckptDone
+		s.stopCkpt = nil
+	}
 	var errs []error
 	for _, st := range [][]*sql.Stmt{s.rstmts[:], s.wstmts[:]} {
 		for _, p := range st {
@@ -198,6 +270,9 @@ func (s *sqliteStore) Close() error {
 	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
+	}
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.Close())
 	}
 	errs = append(errs, s.w.Close())
 	return errors.Join(errs...)
