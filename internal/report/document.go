@@ -162,6 +162,33 @@ func (f *finding) key() string {
 	return f.Resource.ID
 }
 
+// sortKey is what findings are sorted on, taken from the engine's finding
+// before the report's finding is built.
+type sortKey struct {
+	sev         rules.Severity
+	rank, seq   int
+	ruleID, key string
+	r           *inventory.Resource
+}
+
+// noResource stands in for a finding's missing resource in the sort.
+var noResource = &inventory.Resource{}
+
+func newSortKey(f *rules.Finding, seq int) sortKey {
+	k := sortKey{rank: statusOrder[string(f.Status)], seq: seq, r: f.Resource}
+	if f.Rule != nil {
+		k.sev, k.ruleID = f.Rule.Severity, f.Rule.ID
+	}
+	if k.r == nil {
+		k.r = noResource
+	}
+	k.key = k.r.Address
+	if k.key == "" {
+		k.key = k.r.ID
+	}
+	return k
+}
+
 // statusOrder ranks the statuses inside one rule: what needs action first.
 var statusOrder = map[string]int{"fail": 0, "error": 1, "unknown": 2, "suppressed": 3}
 
@@ -257,42 +284,53 @@ func newDocument(res *rules.Result, opts Options) *document {
 	s.Checks = res.Checks
 	s.Passed = res.Passed
 
-	// Sort pointers: moving the large finding values dominated the sort.
-	all := make([]finding, len(res.Findings))
-	order := make([]*finding, len(all))
-	inChunks(len(all), func(lo, hi int) {
+	// Sort small keys, then build each finding once, in its final place:
+	// building the large finding values first and moving them (or copying
+	// them after sorting pointers) dominated the sort.
+	keys := make([]sortKey, len(res.Findings))
+	inChunks(len(keys), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			all[i] = newFinding(res.Findings[i])
-			all[i].rank, all[i].seq = statusOrder[all[i].Status], i
-			order[i] = &all[i]
+			keys[i] = newSortKey(&res.Findings[i], i)
 		}
 	})
-	slices.SortFunc(order, func(a, b *finding) int {
+	order := make([]*sortKey, len(keys))
+	for i := range keys {
+		order[i] = &keys[i]
+	}
+	message := func(k *sortKey) string { return newFinding(res.Findings[k.seq]).Message }
+	slices.SortFunc(order, func(a, b *sortKey) int {
 		if c := cmp.Compare(b.sev, a.sev); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.RuleID, b.RuleID); c != 0 {
+		if c := cmp.Compare(a.ruleID, b.ruleID); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(a.rank, b.rank); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.key(), b.key()); c != 0 {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
 			return c
 		}
-		return cmp.Or(
-			cmp.Compare(a.Resource.Provider, b.Resource.Provider),
-			cmp.Compare(a.Resource.Account, b.Resource.Account),
-			cmp.Compare(a.Resource.Region, b.Resource.Region),
-			cmp.Compare(a.Resource.ID, b.Resource.ID),
-			cmp.Compare(a.Message, b.Message),
-			cmp.Compare(a.seq, b.seq),
-		)
+		if c := cmp.Or(
+			cmp.Compare(a.r.Provider, b.r.Provider),
+			cmp.Compare(a.r.Account, b.r.Account),
+			cmp.Compare(a.r.Region, b.r.Region),
+			cmp.Compare(a.r.ID, b.r.ID),
+		); c != 0 {
+			return c
+		}
+		// The same rule on the same resource twice (the same address in two
+		// inputs): the message, built only here, then the engine's order.
+		return cmp.Or(cmp.Compare(message(a), message(b)), cmp.Compare(a.seq, b.seq))
 	})
 	d.Findings = make([]finding, len(order))
-	for i, f := range order {
-		d.Findings[i] = *f
-	}
+	inChunks(len(order), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			k := order[i]
+			d.Findings[i] = newFinding(res.Findings[k.seq])
+			d.Findings[i].rank, d.Findings[i].seq = k.rank, k.seq
+		}
+	})
 	for i := range d.Findings {
 		f := &d.Findings[i]
 		if idx, ok := byID[f.RuleID]; ok {
@@ -481,7 +519,7 @@ func joinNonEmpty(parts []string, sep string) string {
 // is rather than copied by jsonSafe.
 func isJSONSafe(v any) bool {
 	switch x := v.(type) {
-	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, []string, map[string]string:
 		return true
 	case float64:
 		return !math.IsNaN(x) && !math.IsInf(x, 0)
@@ -505,7 +543,7 @@ func isJSONSafe(v any) bool {
 
 func jsonSafe(v any) any {
 	switch x := v.(type) {
-	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, []string, map[string]string:
 		return v
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {

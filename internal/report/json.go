@@ -58,7 +58,11 @@ const findingBatch = 2048
 // on its own line, batches in parallel, written in order.
 func writeFindings(w *bufio.Writer, findings []finding) error {
 	workers := runtime.GOMAXPROCS(0)
-	bufs := make([]bytes.Buffer, workers)
+	bufs := make([][]byte, workers)
+	apps := make([]*findingAppender, workers)
+	for k := range apps {
+		apps[k] = newFindingAppender()
+	}
 	errs := make([]error, workers)
 	for start := 0; start < len(findings); start += workers * findingBatch {
 		var wg sync.WaitGroup
@@ -71,7 +75,7 @@ func writeFindings(w *bufio.Writer, findings []finding) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[k] = encodeFindings(&bufs[k], findings[lo:hi], lo)
+				bufs[k], errs[k] = apps[k].appendFindings(bufs[k][:0], findings[lo:hi], lo)
 			}()
 		}
 		wg.Wait()
@@ -79,27 +83,23 @@ func writeFindings(w *bufio.Writer, findings []finding) error {
 			if errs[k] != nil {
 				return errs[k]
 			}
-			w.Write(bufs[k].Bytes())
-			bufs[k].Reset()
+			w.Write(bufs[k])
+			bufs[k] = bufs[k][:0]
 		}
 	}
 	return nil
 }
 
-func encodeFindings(b *bytes.Buffer, fs []finding, first int) error {
-	var one bytes.Buffer
-	enc := json.NewEncoder(&one)
-	enc.SetEscapeHTML(false)
+func (a *findingAppender) appendFindings(b []byte, fs []finding, first int) ([]byte, error) {
 	for n := range fs {
-		one.Reset()
-		if err := enc.Encode(&fs[n]); err != nil {
-			return fmt.Errorf("encoding JSON finding %d: %w", first+n, err)
-		}
 		if first+n > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString("\n    ")
-		b.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
+		b = append(b, "\n    "...)
+		var err error
+		if b, err = a.appendFinding(b, &fs[n]); err != nil {
+			return b, fmt.Errorf("encoding JSON finding %d: %w", first+n, err)
+		}
 	}
-	return nil
+	return b, nil
 }
