@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -481,5 +482,32 @@ func TestExportEmptyLog(t *testing.T) {
 	var buf bytes.Buffer
 	if err := ExportAudit(ctx, s, &buf); err != nil || buf.Len() != 0 {
 		t.Errorf("ExportAudit of an empty log = %q, %v", buf.String(), err)
+	}
+}
+
+func TestWALIsCheckpointedInTheBackground(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hoheit.db")
+	s := openTest(t, path)
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	for i := range s.(*sqliteStore).ckptFrames {
+		if err := join(ctx, s, fmt.Sprint("n-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The writer never checkpoints (wal_autocheckpoint=0): only the
+	// background checkpointer moves pages into the database file.
+	for deadline := time.Now().Add(20 * time.Second); size() <= before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes: no WAL checkpoint ran", size())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
