@@ -119,7 +119,8 @@ Everything works offline: the rule packs are built in, nothing calls home.`,
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.AddCommand(newScanCmd(&d), newInventoryCmd(&d), newPolicyCmd(&d), newVersionCmd(&d),
-		newRefvaluesCmd(&d), newCollateralCmd(&d), newNodeCmd(&d), newTokenCmd(&d))
+		newRefvaluesCmd(&d), newCollateralCmd(&d), newNodeCmd(&d), newTokenCmd(&d),
+		newServerCmd(&d), newAgentCmd(&d), newAuditCmd(&d))
 	return root
 }
 

@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoheit/hoheit/internal/agent"
+	"github.com/hoheit/hoheit/internal/api"
+	"github.com/hoheit/hoheit/internal/attest"
+	"github.com/hoheit/hoheit/internal/attest/insecure"
+	"github.com/hoheit/hoheit/internal/attest/snp"
+	"github.com/hoheit/hoheit/internal/attest/tdx"
+	"github.com/hoheit/hoheit/internal/attest/tpm"
+	"github.com/hoheit/hoheit/internal/luks"
+)
+
+// agentFlags are the flags every agent command shares: where to join and
+// how to prove the node's state.
+type agentFlags struct {
+	server, caFile, class, variant, name, tpmDev, eventLog, logLevel string
+}
+
+func (f *agentFlags) register(c *cobra.Command) {
+	fl := c.Flags()
+	fl.StringVar(&f.server, "server", os.Getenv("HOHEIT_SERVER"), "control plane URL, https://HOST:PORT (env HOHEIT_SERVER)")
+	fl.StringVar(&f.caFile, "ca", os.Getenv("HOHEIT_CA"), "the control plane's CA certificate, PEM (env HOHEIT_CA)")
+	fl.StringVar(&f.class, "class", "", "node class: names the reference values the node is checked against")
+	fl.StringVar(&f.variant, "attestation", "", "tpm, sev-snp, tdx or insecure (development only)")
+	fl.StringVar(&f.name, "name", "", "node id (default: the host name, lower-cased)")
+	fl.StringVar(&f.tpmDev, "tpm", "/dev/tpmrm0", "with --attestation tpm: the TPM device, or tcp://HOST:PORT of a swtpm")
+	fl.StringVar(&f.eventLog, "event-log", "/sys/kernel/security/tpm0/binary_bios_measurements", "with --attestation tpm: the TCG event log")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+const agentLong = `Join the control plane as this node. The agent makes its key pairs itself (an
+HPKE key for secrets, a certificate key, a WireGuard key; the private keys
+never leave the process), proves the node's state with evidence that binds
+the server's nonce and those public keys into the hardware report, and
+receives its certificate and its keys, sealed to it. It keeps them in memory
+only and re-attests on the server's schedule; a failed or missed
+re-attestation quarantines the node.
+
+Attestation variants:
+  tpm        TPM 2.0 quote + TCG event log (--tpm /dev/tpmrm0 or tcp://HOST:PORT)
+  sev-snp    AMD SEV-SNP report (/dev/sev-guest or configfs-tsm)
+  tdx        Intel TDX quote (configfs-tsm)
+  insecure   no hardware proof; only a server in --dev mode (or configured
+             to allow it) accepts it, and marks the node insecure
+
+Examples:
+  hoheit agent --server https://cp.example:8443 --ca ca.pem --class web --attestation tpm
+  hoheit agent --server https://127.0.0.1:8443 --ca /tmp/hoheit-dev-1/ca.pem --class dev --attestation insecure
+  hoheit agent format --device /dev/vdb ...   # make a LUKS2 volume with the node's disk key
+  hoheit agent unlock --device /dev/vdb ...   # open it with the released key`
+
+func newAgentCmd(d *Deps) *cobra.Command {
+	var f agentFlags
+	c := &cobra.Command{
+		Use:   "agent --server URL --ca FILE --class NAME --attestation VARIANT",
+		Short: "Run the node agent: attest, join, keep the node's keys, re-attest",
+		Long:  agentLong,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, log, closeIssuer, err := f.agent(cmd.Context(), d)
+			if err != nil {
+				return err
+			}
+			defer closeIssuer()
+			defer a.Close()
+			log.Info("joining", "server", f.server, "node", f.name, "class", f.class, "attestation", f.variant)
+			return a.Run(cmd.Context())
+		},
+	}
+	f.register(c)
+	c.AddCommand(newAgentDiskCmd(d, "format"), newAgentDiskCmd(d, "unlock"))
+	return c
+}
+
+func newAgentDiskCmd(d *Deps, verb string) *cobra.Command {
+	var f agentFlags
+	var device, mapping string
+	var testOnly bool
+	short := map[string]string{
+		"format": "Make DEVICE a LUKS2 volume opened by this node's disk key",
+		"unlock": "Open the LUKS2 volume DEVICE with this node's disk key",
+	}[verb]
+	c := &cobra.Command{
+		Use:   verb + " --device DEV [join flags]",
+		Short: short,
+		Long: short + `.
+
+The agent attests and joins (the same flags as 'hoheit agent'), receives the
+node's disk key sealed to it, and passes it to cryptsetup on stdin; the key is
+never written to a file or a command line. A node that re-joins with valid
+evidence receives the same disk key, so its volume opens again after a reboot;
+a node whose evidence does not match the reference values receives nothing.
+
+Examples:
+  hoheit agent format --device /dev/vdb --server https://cp:8443 --ca ca.pem --class db --attestation tpm
+  hoheit agent unlock --device /dev/vdb --mapping data --server ... 
+  hoheit agent unlock --device volume.img --test-only ...   # check the key opens it, map nothing`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if device == "" {
+				return usageError("--device is required")
+			}
+			if verb == "unlock" && !testOnly && mapping == "" {
+				return usageError("--mapping NAME is required (the volume appears as /dev/mapper/NAME), or --test-only")
+			}
+			ctx := cmd.Context()
+			a, log, closeIssuer, err := f.agent(ctx, d)
+			if err != nil {
+				return err
+			}
+			defer closeIssuer()
+			defer a.Close()
+			if err := a.Join(ctx); err != nil {
+				return err
+			}
+			key, ok := a.Key(api.PurposeDisk)
+			if !ok {
+				return errors.New("the server released no disk key")
+			}
+			defer clear(key)
+			var cs luks.Cryptsetup
+			switch {
+			case verb == "format":
+				err = cs.Format(ctx, device, key)
+			case testOnly:
+				err = cs.Test(ctx, device, key)
+			default:
+				err = cs.Open(ctx, device, mapping, key)
+			}
+			if err != nil {
+				return err
+			}
+			log.Info("done", "action", verb, "device", device, "test_only", testOnly)
+			fmt.Fprintf(d.Stdout, "%s: %s with the disk key of node %s\n", device, map[bool]string{true: "opens", false: verb + "ed"}[testOnly], f.name)
+			return nil
+		},
+	}
+	f.register(c)
+	c.Flags().StringVar(&device, "device", "", "block device or image file")
+	if verb == "unlock" {
+		c.Flags().StringVar(&mapping, "mapping", "", "device-mapper name: the volume appears as /dev/mapper/NAME")
+		c.Flags().BoolVar(&testOnly, "test-only", false, "only check that the key opens the volume (cryptsetup --test-passphrase)")
+	}
+	return c
+}
+
+// agent builds an agent from the flags.
+func (f *agentFlags) agent(ctx context.Context, d *Deps) (*agent.Agent, *slog.Logger, func(), error) {
+	log, err := newLogger(d, f.logLevel)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var missing []string
+	for _, m := range []struct{ flag, v string }{{"--server", f.server}, {"--ca", f.caFile}, {"--class", f.class}, {"--attestation", f.variant}} {
+		if m.v == "" {
+			missing = append(missing, m.flag)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, nil, usageError("missing %s (see 'hoheit agent --help')", strings.Join(missing, ", "))
+	}
+	if f.name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, nil, nil, usageError("--name is required: the host name is unknown (%v)", err)
+		}
+		f.name = strings.ToLower(h)
+	}
+	ca, err := os.ReadFile(f.caFile)
+	if err != nil {
+		return nil, nil, nil, usageError("--ca: %v", err)
+	}
+	iss, closeIssuer, err := f.issuer(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	a, err := agent.New(agent.Config{Server: f.server, CA: ca, NodeID: f.name, Class: f.class, Issuer: iss, Log: log})
+	if err != nil {
+		closeIssuer()
+		return nil, nil, nil, usageError("%v", err)
+	}
+	return a, log, closeIssuer, nil
+}
+
+func (f *agentFlags) issuer(ctx context.Context) (attest.Issuer, func(), error) {
+	nop := func() {}
+	switch f.variant {
+	case attest.VariantInsecure:
+		return insecure.Issuer{}, nop, nil
+	case attest.VariantTPM:
+		iss, err := tpm.Open(ctx, tpm.IssuerConfig{Device: f.tpmDev, EventLogPath: f.eventLog})
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the TPM %s: %w", f.tpmDev, err)
+		}
+		return iss, func() { iss.Close() }, nil
+	case attest.VariantSNP:
+		iss, err := snp.OpenIssuer()
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the SEV-SNP guest device: %w", err)
+		}
+		return iss, nop, nil
+	case attest.VariantTDX:
+		iss, err := tdx.OpenIssuer()
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the TDX guest device: %w", err)
+		}
+		return iss, nop, nil
+	}
+	return nil, nil, usageError("--attestation %q: want tpm, sev-snp, tdx or insecure", f.variant)
+}
