@@ -24,7 +24,6 @@ import (
 type apiFlags struct {
 	server    string
 	caFile    string
-	token     string
 	tokenFile string
 }
 
