@@ -543,3 +543,21 @@ func marshalPKIX(pub crypto.PublicKey) (string, error) {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
 }
+
+// BenchmarkVerify verifies a 10,000-entry export per op.
+func BenchmarkVerify(b *testing.B) {
+	recs := make([]Record, 10000)
+	for i := range recs {
+		recs[i] = goldenRecords()[i%8]
+	}
+	entries, cps := buildLog(b, recs, goldenKey(), 5000, 10000)
+	data := export(b, entries, cps)
+	pub := goldenKey().Public()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Verify(bytes.NewReader(data), pub); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -117,13 +117,13 @@ func Verify(r io.Reader, pub crypto.PublicKey) (Summary, error) {
 		line++
 		kind, obj, err := parseLine(sc.Bytes())
 		if err != nil {
-			return Summary{}, &VerifyError{Problem: ProblemMalformed, Line: line, Detail: err.Error()}
+			return Summary{}, firstOr(firstBad, &VerifyError{Problem: ProblemMalformed, Line: line, Detail: err.Error()})
 		}
 		switch kind {
 		case KindEntry:
 			e, err := parseEntry(obj)
 			if err != nil {
-				return Summary{}, &VerifyError{Problem: ProblemMalformed, Line: line, Detail: err.Error()}
+				return Summary{}, firstOr(firstBad, &VerifyError{Problem: ProblemMalformed, Line: line, Detail: err.Error()})
 			}
 			if firstBad == nil && !bytes.Equal(EntryHash(e.Seq, e.Prev, e.Record), e.Hash) {
 				firstBad = &VerifyError{Problem: ProblemChanged, Seq: e.Seq, Line: line,
@@ -136,7 +136,7 @@ func Verify(r io.Reader, pub crypto.PublicKey) (Summary, error) {
 		case KindCheckpoint:
 			c, err := parseCheckpoint(obj)
 			if err != nil {
-				return Summary{}, &VerifyError{Problem: ProblemMalformed, Line: line, Detail: err.Error()}
+				return Summary{}, firstOr(firstBad, &VerifyError{Problem: ProblemMalformed, Line: line, Detail: err.Error()})
 			}
 			checkpoints = append(checkpoints, checkpointAt{c, line})
 		}
@@ -220,6 +220,14 @@ func Verify(r io.Reader, pub crypto.PublicKey) (Summary, error) {
 	s.Checkpoints = len(verified)
 	s.LastCheckpoint = last.Checkpoint
 	return s, nil
+}
+
+// firstOr returns the problem found earlier in the file, if any.
+func firstOr(earlier, e *VerifyError) *VerifyError {
+	if earlier != nil {
+		return earlier
+	}
+	return e
 }
 
 // checkOrder checks that the entries are seq 1, 2, 3, ... in file order and
