@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -93,6 +95,13 @@ func OpenSQLiteWith(ctx context.Context, path string, opts SQLiteOptions) (Store
 	case "NORMAL", "FULL", "EXTRA":
 	default:
 		return nil, fmt.Errorf("opening database %s: synchronous must be NORMAL or FULL, not %q", path, opts.Synchronous)
+	}
+	// The database holds token hashes and node state: readable by the
+	// server's user only. SQLite gives the -wal and -shm files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("creating database %s: %w", path, err)
 	}
 	readers := opts.Readers
 	if readers <= 0 {
