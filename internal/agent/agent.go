@@ -102,7 +102,10 @@ func New(cfg Config) (*Agent, error) {
 			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 				a.mu.RLock()
 				defer a.mu.RUnlock()
-				if a.cert == nil {
+				// A certificate outside its validity would fail the whole
+				// handshake; without one the node can still re-join.
+				now := time.Now()
+				if a.cert == nil || now.Before(a.cert.Leaf.NotBefore) || now.After(a.cert.Leaf.NotAfter) {
 					return &tls.Certificate{}, nil
 				}
 				return a.cert, nil
