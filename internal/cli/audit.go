@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -112,7 +113,9 @@ it is not, 2 on bad usage. FILE may be - for stdin.`,
 			if err != nil {
 				return &ExitError{Code: ExitFindings, Err: fmt.Errorf("%s: audit log NOT intact: %w", args[0], err)}
 			}
-			fmt.Fprintf(d.Stdout, "%s: intact: %d entries, %d checkpoints, head %d\n", args[0], sum.Entries, sum.Checkpoints, sum.Head.Seq)
+			fmt.Fprintf(d.Stdout, "%s: intact: %d entries, %d checkpoints, head %d, last checkpoint signed %s\n",
+				args[0], sum.Entries, sum.Checkpoints, sum.Head.Seq, sum.LastCheckpoint.Time.UTC().Format(time.RFC3339))
+			fmt.Fprintln(d.Stdout, "A log cut back to an older checkpoint also verifies: compare head and time with your previous export.")
 			return nil
 		},
 	}

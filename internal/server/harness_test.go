@@ -35,6 +35,8 @@ import (
 	"github.com/hoheit/hoheit/internal/attest/insecure"
 	"github.com/hoheit/hoheit/internal/attest/snp"
 	"github.com/hoheit/hoheit/internal/attest/snp/snptest"
+	"github.com/hoheit/hoheit/internal/attest/tpm"
+	"github.com/hoheit/hoheit/internal/attest/tpm/tpmtest"
 	"github.com/hoheit/hoheit/internal/audit"
 	"github.com/hoheit/hoheit/internal/ca"
 	"github.com/hoheit/hoheit/internal/keys"
@@ -86,6 +88,7 @@ type harness struct {
 	platform *snptest.Platform // good TCB
 	lowTCB   *snptest.Platform
 	aks      *akList
+	ekca     *tpmtest.EKCA
 	client   *http.Client
 }
 
@@ -93,6 +96,9 @@ type harnessOpts struct {
 	allowInsecure bool
 	// keys overrides the file master key (the SoftHSM test).
 	keys keys.Backend
+	// ekRoots and ekInter trust TPM EK certificates (swtpm's CA); by
+	// default the harness's own EK CA for the simulator.
+	ekRoots, ekInter *x509.CertPool
 }
 
 // akList is a set of registered TPM attestation keys.
@@ -158,7 +164,16 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.allowInsecure {
 		reg.Register(insecure.Validator{})
 	}
-	registerTPM(t, reg, h.aks)
+	h.ekca = tpmtest.NewEKCA(t, "hoheit test TPM manufacturer")
+	ekRoots := o.ekRoots
+	if ekRoots == nil {
+		ekRoots = h.ekca.Pool()
+	}
+	tpmV, err := tpm.NewValidator(tpm.ValidatorConfig{RegisteredAKs: h.aks.list, EKRoots: ekRoots, EKIntermediates: o.ekInter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Register(tpmV)
 
 	h.refDir = filepath.Join(dir, "refvalues")
 	os.MkdirAll(h.refDir, 0o755)
@@ -173,7 +188,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	h.writeRefValues("conf-a", snpRefValues("conf-a", measureA), h.owner)
 	h.writeRefValues("conf-b", snpRefValues("conf-b", measureB), h.owner)
-	h.writeTPMRefValues()
+	h.writeRefValues("tpm-node", tpmRefValues("tpm-node", tpmtest.PCRs(tpmtest.BootEvents())), h.owner)
 	h.reloadRefs()
 
 	srv, err := New(Deps{
@@ -388,11 +403,14 @@ func (h *harness) node(id string) store.Node {
 	return n
 }
 
-func containsAll(s string, subs ...string) bool {
-	for _, x := range subs {
-		if !strings.Contains(s, x) {
-			return false
+// tpmRefValues pins the given PCRs.
+func tpmRefValues(class string, pcrs map[uint32][]byte) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: hoheit/v1\nkind: ReferenceValues\nclass: %s\ntpm:\n  pcrs:\n", class)
+	for i := uint32(0); i < 24; i++ {
+		if v, ok := pcrs[i]; ok {
+			fmt.Fprintf(&b, "    %d: %s\n", i, hex.EncodeToString(v))
 		}
 	}
-	return true
+	return b.String()
 }
