@@ -1262,7 +1262,7 @@ const (
 // absence proves nothing. A top-level path must name an attribute, not a
 // block, for the same reason.
 func planned(n *native, path string) int {
-	if n.Config == nil {
+	if n.config() == nil {
 		return undetermined
 	}
 	parent, leaf := "", path

@@ -503,6 +503,94 @@ func (d *decoder) boxed(b []byte) any {
 	return e.v
 }
 
+// validate passes over the next value with the checks of value (strings,
+// numbers and literals strictly), failing where value fails and with the
+// same error, but without building anything.
+func (d *decoder) validate() error {
+	switch d.peek() {
+	case '{':
+		if err := d.push(); err != nil {
+			return err
+		}
+		d.pos++
+		if d.peek() == '}' {
+			d.pos++
+			d.depth--
+			return nil
+		}
+		for {
+			if d.peek() != '"' {
+				return d.unexpected("an object key")
+			}
+			if _, err := d.rawString(); err != nil {
+				return err
+			}
+			if err := d.expect(':'); err != nil {
+				return err
+			}
+			if err := d.validate(); err != nil {
+				return err
+			}
+			switch d.peek() {
+			case ',':
+				d.pos++
+			case '}':
+				d.pos++
+				d.depth--
+				return nil
+			default:
+				return d.unexpected("',' or '}'")
+			}
+		}
+	case '[':
+		if err := d.push(); err != nil {
+			return err
+		}
+		d.pos++
+		if d.peek() == ']' {
+			d.pos++
+			d.depth--
+			return nil
+		}
+		for {
+			if err := d.validate(); err != nil {
+				return err
+			}
+			switch d.peek() {
+			case ',':
+				d.pos++
+			case ']':
+				d.pos++
+				d.depth--
+				return nil
+			default:
+				return d.unexpected("',' or ']'")
+			}
+		}
+	case '"':
+		_, err := d.rawString()
+		return err
+	case 't':
+		return d.literal("true")
+	case 'f':
+		return d.literal("false")
+	case 'n':
+		return d.literal("null")
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		end, integer, err := d.numberEnd()
+		if err != nil {
+			return err
+		}
+		if integer && end-d.pos < 16 {
+			d.pos = end
+			return nil
+		}
+		_, err = d.number()
+		return err
+	}
+	return d.unexpected("a JSON value")
+}
+
 // skip passes over the next value, validating it without building it.
 func (d *decoder) skip() error {
 	switch d.peek() {

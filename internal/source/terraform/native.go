@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/hoheit/hoheit/internal/inventory"
 )
@@ -21,8 +22,10 @@ type native struct {
 	// after apply (the plan's change.after_unknown).
 	Unknown map[string]any
 	// Config holds the configuration's expressions for this resource:
-	// attribute -> {"references": [...]} or {"constant_value": ...}.
+	// attribute -> {"references": [...]} or {"constant_value": ...}. Read
+	// it through config(): the reader decodes it on first use (lazyConfig).
 	Config map[string]any
+	lazy   lazyConfig
 	// Region is the region from the provider configuration, used when the
 	// resource has no region or location of its own.
 	Region   string
@@ -70,6 +73,44 @@ type joiner struct {
 	// the same name); empty means any native type of Target.
 	Natives []string
 }
+
+// lazyConfig is where a resource's configuration expressions are in the
+// file, decoded only when a mapper, joiner or lender first asks for them:
+// they are as large as the planned values, and most resources never read
+// them. The reader validates them as strictly as decoding would when it
+// finds them, so decoding later cannot fail. A native's configuration is
+// decoded by the goroutine working on the native; no phase of the reader
+// shares a native between goroutines.
+type lazyConfig struct {
+	data []byte
+	at   span
+	// keep, when set, are the only keys kept (see trim).
+	keep []string
+}
+
+// config returns the configuration expressions, nil when there is no
+// configuration (state files, resources the configuration lacks).
+func (n *native) config() map[string]any {
+	if l := &n.lazy; l.data != nil {
+		d := decoders.Get().(*decoder)
+		d.reset(l.data[l.at.start:l.at.end], l.at.start)
+		d.depth = l.at.depth
+		v, _ := d.value()
+		decoders.Put(d)
+		m, _ := v.(map[string]any)
+		if m == nil {
+			m = map[string]any{}
+		}
+		if l.keep != nil {
+			m = keepKeys(m, l.keep)
+		}
+		n.Config, n.lazy = m, lazyConfig{}
+	}
+	return n.Config
+}
+
+// decoders serve the lazy decoding of configurations.
+var decoders = sync.Pool{New: func() any { return newDecoder(nil) }}
 
 // str returns the string at a path such as "versioning.0.enabled"; nested
 // blocks are lists in Terraform's JSON, addressed by index.
@@ -189,7 +230,7 @@ func step(v any, key string) any {
 // at all. Without a configuration (state files) it reports true: nothing can
 // be inferred from absence then.
 func (n *native) configured(path string) bool {
-	if n.Config == nil {
+	if n.config() == nil {
 		return true
 	}
 	var cur any = n.Config
@@ -245,7 +286,7 @@ type refTarget struct{ block, index string }
 // references resolves every reference of attr's expression that leads to a
 // managed resource.
 func (n *native) references(attr string) []refTarget {
-	expr, _ := lookup(n.Config, attr).(map[string]any)
+	expr, _ := lookup(n.config(), attr).(map[string]any)
 	refs, _ := expr["references"].([]any)
 	if len(refs) == 0 {
 		return nil

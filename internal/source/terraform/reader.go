@@ -189,22 +189,27 @@ func trim(rec *record, keys []string) {
 	if rec.trimmed || !rec.values.ok() {
 		return
 	}
-	keep := func(m map[string]any) map[string]any {
-		if m == nil {
-			return nil
-		}
-		out := make(map[string]any, 4)
-		for _, k := range keys {
-			if v, ok := m[k]; ok {
-				out[k] = v
-			}
-		}
-		return out
-	}
 	n := rec.n
-	n.Values, n.Unknown, n.Config = keep(n.Values), keep(n.Unknown), keep(n.Config)
+	n.Values, n.Unknown, n.Config = keepKeys(n.Values, keys), keepKeys(n.Unknown, keys), keepKeys(n.Config, keys)
+	if n.lazy.data != nil {
+		n.lazy.keep = keys
+	}
 	rec.r.Native = n.Values
 	rec.trimmed = true
+}
+
+// keepKeys returns a copy of m with only the keys listed; nil for nil.
+func keepKeys(m map[string]any, keys []string) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, 4)
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // span is a value's place in the file and the nesting depth it starts at.
@@ -362,7 +367,7 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	}
 	n := rec.n
 	n.outputs, n.inputs = cfg.outputs, cfg.inputs
-	n.Config, n.Region, n.account = nil, "", ""
+	n.Config, n.lazy, n.Region, n.account = nil, lazyConfig{}, "", ""
 	regions := w.regions[cfg]
 	if regions == nil {
 		regions = map[string]providerConfig{}
@@ -370,13 +375,14 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	}
 	key := n.Provider
 	if cr, ok := cfg.resources[configAddress(n.Address)]; ok {
-		config, err := w.decode(cr.expressions)
-		if err != nil {
-			rec.err = err
-			return
-		}
-		n.Config = config
-		if n.Config == nil {
+		// Validated now, decoded when first read (lazyConfig).
+		if cr.expressions.ok() {
+			if err := w.validate(cr.expressions); err != nil {
+				rec.err = err
+				return
+			}
+			n.lazy = lazyConfig{data: w.p.data, at: cr.expressions}
+		} else {
 			n.Config = map[string]any{}
 		}
 		key = cr.providerKey
@@ -414,6 +420,14 @@ func (w *worker) decode(sp span) (map[string]any, error) {
 	v, err := w.d.value()
 	m, _ := v.(map[string]any)
 	return m, err
+}
+
+// validate checks the value at sp as strictly as decode would, without
+// building it.
+func (w *worker) validate(sp span) error {
+	w.d.reset(w.p.data[sp.start:sp.end], sp.start)
+	w.d.depth = sp.depth
+	return w.d.validate()
 }
 
 func (p *parser) walk(send func(*record), useChanges bool) error {
