@@ -503,6 +503,115 @@ func (d *decoder) boxed(b []byte) any {
 	return e.v
 }
 
+// pruneDepth is how deep below its start unknowns keeps pruning; a
+// deeper value is kept whole (no plan nests so deep, and anyTrue treats
+// depth beyond 64 as unknown).
+const pruneDepth = 32
+
+// unknowns decodes a change's after_unknown, keeping only what can answer
+// native.unknown and unknownBelow: the branches that hold a true. A list
+// keeps its length, pruned elements standing as nil, so indexes still
+// address the same element. It checks the input as value does, with the
+// same errors. keep is false for a pruned value.
+func (d *decoder) unknowns(top int) (v any, keep bool, err error) {
+	if d.depth-top >= pruneDepth {
+		v, err := d.value()
+		return v, true, err
+	}
+	switch d.peek() {
+	case '{':
+		if err := d.push(); err != nil {
+			return nil, false, err
+		}
+		d.pos++
+		if d.peek() == '}' {
+			d.pos++
+			d.depth--
+			return nil, false, nil
+		}
+		start := len(d.pairs)
+		for {
+			if d.peek() != '"' {
+				return nil, false, d.unexpected("an object key")
+			}
+			kb, err := d.rawString()
+			if err != nil {
+				return nil, false, err
+			}
+			if err := d.expect(':'); err != nil {
+				return nil, false, err
+			}
+			v, keep, err := d.unknowns(top)
+			if err != nil {
+				return nil, false, err
+			}
+			if keep {
+				d.pairs = append(d.pairs, pair{d.key(kb), v})
+			}
+			switch d.peek() {
+			case ',':
+				d.pos++
+			case '}':
+				d.pos++
+				d.depth--
+				if len(d.pairs) == start {
+					return nil, false, nil
+				}
+				m := make(map[string]any, len(d.pairs)-start)
+				for _, p := range d.pairs[start:] {
+					m[p.k] = p.v
+				}
+				clear(d.pairs[start:])
+				d.pairs = d.pairs[:start]
+				return m, true, nil
+			default:
+				return nil, false, d.unexpected("',' or '}'")
+			}
+		}
+	case '[':
+		if err := d.push(); err != nil {
+			return nil, false, err
+		}
+		d.pos++
+		if d.peek() == ']' {
+			d.pos++
+			d.depth--
+			return nil, false, nil
+		}
+		start := len(d.items)
+		kept := false
+		for {
+			v, keep, err := d.unknowns(top)
+			if err != nil {
+				return nil, false, err
+			}
+			kept = kept || keep
+			d.items = append(d.items, v)
+			switch d.peek() {
+			case ',':
+				d.pos++
+			case ']':
+				d.pos++
+				d.depth--
+				var l []any
+				if kept {
+					l = make([]any, len(d.items)-start)
+					copy(l, d.items[start:])
+				}
+				clear(d.items[start:])
+				d.items = d.items[:start]
+				return l, kept, nil
+			default:
+				return nil, false, d.unexpected("',' or ']'")
+			}
+		}
+	case 't':
+		return true, true, d.literal("true")
+	}
+	// Strings, numbers, false and null never mark anything unknown.
+	return nil, false, d.validate()
+}
+
 // validate passes over the next value with the checks of value (strings,
 // numbers and literals strictly), failing where value fails and with the
 // same error, but without building anything.

@@ -344,7 +344,7 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 			rec.err = err
 			return
 		}
-		unknown, err := w.decode(rec.unknown)
+		unknown, err := w.decodeUnknowns(rec.unknown)
 		if err != nil {
 			rec.err = err
 			return
@@ -418,6 +418,19 @@ func (w *worker) decode(sp span) (map[string]any, error) {
 	w.d.reset(w.p.data[sp.start:sp.end], sp.start)
 	w.d.depth = sp.depth
 	v, err := w.d.value()
+	m, _ := v.(map[string]any)
+	return m, err
+}
+
+// decodeUnknowns decodes the after_unknown at sp, pruned to what says
+// something is unknown (decoder.unknowns); nil when nothing is.
+func (w *worker) decodeUnknowns(sp span) (map[string]any, error) {
+	if !sp.ok() {
+		return nil, nil
+	}
+	w.d.reset(w.p.data[sp.start:sp.end], sp.start)
+	w.d.depth = sp.depth
+	v, _, err := w.d.unknowns(sp.depth)
 	m, _ := v.(map[string]any)
 	return m, err
 }

@@ -1,6 +1,13 @@
 package terraform
 
-import "testing"
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"testing"
+
+	"github.com/hoheit/hoheit/bench/gen/plan"
+)
 
 // TestValidateMatchesDecode checks that validate, which the reader runs on
 // configuration expressions it decodes only later, fails exactly where and
@@ -39,4 +46,83 @@ func TestValidateMatchesDecode(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestUnknownsPruned checks that the pruned after_unknown answers
+// native.unknown and unknownBelow as the whole one does, on every path of
+// hand-made values and of the bench generator's plan, and fails as value
+// does on malformed input.
+func TestUnknownsPruned(t *testing.T) {
+	docs := []string{
+		`{}`, `{"a": true}`, `{"a": false, "b": {}}`, `{"a": [false, true, false], "b": [{}, {"c": true}], "d": [[], [false]]}`,
+		`{"tags": {}, "x": [{"y": [{"z": false}]}], "w": [true], "v": {"u": {"t": true}}, "s": null, "r": "str", "q": 1}`,
+		`{"a" 1}`, `{"a": [true,]}`, `{"a": tru}`, `{"a": "\x"}`, `{"a": 1e999}`,
+	}
+	var buf bytes.Buffer
+	if err := plan.Write(&buf, 400, 1); err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		ResourceChanges []struct {
+			Change struct {
+				AfterUnknown json.RawMessage `json:"after_unknown"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range p.ResourceChanges {
+		docs = append(docs, string(rc.Change.AfterUnknown))
+	}
+	for _, doc := range docs {
+		d1 := newDecoder([]byte(doc))
+		full, err1 := d1.value()
+		d2 := newDecoder([]byte(doc))
+		pruned, _, err2 := d2.unknowns(0)
+		if (err1 == nil) != (err2 == nil) || err1 != nil && err1.Error() != err2.Error() {
+			t.Errorf("%s: value says %v, unknowns %v", doc, err1, err2)
+			continue
+		}
+		if err1 != nil {
+			continue
+		}
+		fm, _ := full.(map[string]any)
+		pm, _ := pruned.(map[string]any)
+		nf, np := &native{Unknown: fm}, &native{Unknown: pm}
+		for _, path := range allPaths(full, "") {
+			if a, b := nf.unknown(path), np.unknown(path); a != b {
+				t.Errorf("%s: unknown(%q) is %v whole, %v pruned", doc, path, a, b)
+			}
+			if a, b := unknownBelow(nf, path), unknownBelow(np, path); a != b {
+				t.Errorf("%s: unknownBelow(%q) is %v whole, %v pruned", doc, path, a, b)
+			}
+		}
+	}
+}
+
+// allPaths lists the dotted paths of every value in v, and one path below
+// each that does not exist.
+func allPaths(v any, prefix string) []string {
+	join := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + "." + k
+	}
+	out := []string{join("missing"), join("0")}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			out = append(out, join(k))
+			out = append(out, allPaths(e, join(k))...)
+		}
+	case []any:
+		for i, e := range x {
+			k := strconv.Itoa(i)
+			out = append(out, join(k))
+			out = append(out, allPaths(e, join(k))...)
+		}
+	}
+	return out
 }
