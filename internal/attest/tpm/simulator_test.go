@@ -1,4 +1,4 @@
-package tpm
+package tpm_test
 
 import (
 	"bytes"
@@ -10,46 +10,34 @@ import (
 	"strings"
 	"testing"
 
+	pb "github.com/google/go-tpm-tools/proto/attest"
 	"github.com/google/go-tpm-tools/simulator"
 	"github.com/google/go-tpm/legacy/tpm2"
 
 	"github.com/hoheit/hoheit/internal/attest"
+	"github.com/hoheit/hoheit/internal/attest/tpm"
+	"github.com/hoheit/hoheit/internal/attest/tpm/tpmtest"
 )
 
 // simOpts describes the TPM a test gets from go-tpm-tools' simulator.
 type simOpts struct {
-	ekCA *testCA // when set, the TPM gets an EK certificate signed by it
+	ekCA *tpmtest.EKCA // when set, the TPM gets an EK certificate signed by it
 	// unlogged are extended into the PCRs but left out of the event log.
-	unlogged []logEvent
+	unlogged []tpmtest.Event
 }
 
-// openSim returns an Issuer on a fresh simulated TPM that booted bootEvents.
-// The simulator is one global instance: a second openSim waits until the
-// first Issuer is closed, so tests using it do not run in parallel.
-func openSim(t testing.TB, o simOpts) *Issuer {
+// openSim returns an Issuer on a fresh simulated TPM that booted
+// tpmtest.BootEvents. The simulator is one global instance: a second openSim
+// waits until the first Issuer is closed, so tests using it do not run in
+// parallel.
+func openSim(t testing.TB, o simOpts) *tpm.Issuer {
 	t.Helper()
-	sim, err := simulator.Get()
-	if err != nil {
-		t.Fatalf("starting TPM simulator: %v", err)
-	}
-	events := bootEvents()
-	extendEvents(t, sim, events)
-	extendEvents(t, sim, o.unlogged)
-	if o.ekCA != nil {
-		provisionEKCert(t, sim, o.ekCA)
-	}
-	is, err := Open(context.Background(), IssuerConfig{RW: sim, EventLogPath: writeLog(t, events)})
-	if err != nil {
-		sim.Close()
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { is.Close() })
-	return is
+	return tpmtest.SimulatorWithEK(t, o.ekCA, tpmtest.BootEvents(), o.unlogged)
 }
 
 func TestValidate(t *testing.T) {
-	ca := newTestCA(t, "EK root")
-	otherCA := newTestCA(t, "another EK root")
+	ca := tpmtest.NewEKCA(t, "EK root")
+	otherCA := tpmtest.NewEKCA(t, "another EK root")
 	rd := testReportData("join 1")
 
 	type trust int
@@ -62,18 +50,18 @@ func TestValidate(t *testing.T) {
 		name       string
 		sim        simOpts
 		trust      trust
-		roots      *testCA // EKRoots of the validator
+		roots      *tpmtest.EKCA // EKRoots of the validator
 		validateRD [64]byte
 		tamper     func(t *testing.T, ev []byte) []byte
 		reason     string
 		akTrust    string
 	}{
-		{name: "registered AK", trust: registerAK, akTrust: AKTrustRegistered},
-		{name: "EK chain", sim: simOpts{ekCA: ca}, trust: ekChain, roots: ca, akTrust: AKTrustEKChain},
-		{name: "registration wins over EK chain", sim: simOpts{ekCA: ca}, trust: registerAK, roots: ca, akTrust: AKTrustRegistered},
+		{name: "registered AK", trust: registerAK, akTrust: tpm.AKTrustRegistered},
+		{name: "EK chain", sim: simOpts{ekCA: ca}, trust: ekChain, roots: ca, akTrust: tpm.AKTrustEKChain},
+		{name: "registration wins over EK chain", sim: simOpts{ekCA: ca}, trust: registerAK, roots: ca, akTrust: tpm.AKTrustRegistered},
 		{
 			name:   "PCR extended outside the event log",
-			sim:    simOpts{unlogged: []logEvent{{4, evEFIAction, []byte("hidden bootkit")}}},
+			sim:    simOpts{unlogged: []tpmtest.Event{{PCR: 4, Type: tpmtest.EventEFIAction, Data: []byte("hidden bootkit")}}},
 			trust:  registerAK,
 			reason: attest.ReasonEventLog,
 		},
@@ -81,7 +69,7 @@ func TestValidate(t *testing.T) {
 			name:  "event log removed",
 			trust: registerAK,
 			tamper: func(t *testing.T, ev []byte) []byte {
-				return editEvidence(t, ev, func(e *evidence) { e.att.EventLog = nil })
+				return editEvidence(t, ev, func(att *pb.Attestation, _ *[]byte) { att.EventLog = nil })
 			},
 			reason: attest.ReasonEventLog,
 		},
@@ -90,8 +78,8 @@ func TestValidate(t *testing.T) {
 			name:  "quote signature altered",
 			trust: registerAK,
 			tamper: func(t *testing.T, ev []byte) []byte {
-				return editEvidence(t, ev, func(e *evidence) {
-					q, _ := sha256Quote(e.att.Quotes)
+				return editEvidence(t, ev, func(att *pb.Attestation, _ *[]byte) {
+					q, _ := tpm.SHA256Quote(att.Quotes)
 					q.RawSig[len(q.RawSig)-1] ^= 1
 				})
 			},
@@ -101,8 +89,8 @@ func TestValidate(t *testing.T) {
 			name:  "PCR value altered",
 			trust: registerAK,
 			tamper: func(t *testing.T, ev []byte) []byte {
-				return editEvidence(t, ev, func(e *evidence) {
-					q, _ := sha256Quote(e.att.Quotes)
+				return editEvidence(t, ev, func(att *pb.Attestation, _ *[]byte) {
+					q, _ := tpm.SHA256Quote(att.Quotes)
 					q.Pcrs.Pcrs[7][0] ^= 1
 				})
 			},
@@ -112,13 +100,13 @@ func TestValidate(t *testing.T) {
 			name:  "AK attributes changed to unrestricted",
 			trust: registerAK,
 			tamper: func(t *testing.T, ev []byte) []byte {
-				return editEvidence(t, ev, func(e *evidence) {
-					pub, err := tpm2.DecodePublic(e.att.AkPub)
+				return editEvidence(t, ev, func(att *pb.Attestation, _ *[]byte) {
+					pub, err := tpm2.DecodePublic(att.AkPub)
 					if err != nil {
 						t.Fatal(err)
 					}
 					pub.Attributes &^= tpm2.FlagRestricted
-					if e.att.AkPub, err = pub.Encode(); err != nil {
+					if att.AkPub, err = pub.Encode(); err != nil {
 						t.Fatal(err)
 					}
 				})
@@ -136,7 +124,7 @@ func TestValidate(t *testing.T) {
 				// A certificate for a key that is not this TPM's EK chains
 				// fine; validation passes and only the wrap protects. See
 				// TestUnwrapOnAnotherTPM. Here: garbage instead.
-				return editEvidence(t, ev, func(e *evidence) { e.ekCert = []byte("not a certificate") })
+				return editEvidence(t, ev, func(_ *pb.Attestation, ekCert *[]byte) { *ekCert = []byte("not a certificate") })
 			},
 			reason: attest.ReasonUntrustedKey,
 		},
@@ -156,14 +144,14 @@ func TestValidate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Issue: %v", err)
 			}
-			cfg := ValidatorConfig{RegisteredAKs: registered()}
+			cfg := tpm.ValidatorConfig{RegisteredAKs: registered()}
 			if c.trust == registerAK {
 				cfg.RegisteredAKs = registered([]byte("some other key"), akPKIX(t, is))
 			}
 			if c.roots != nil {
-				cfg.EKRoots = c.roots.pool()
+				cfg.EKRoots = c.roots.Pool()
 			}
-			v, err := NewValidator(cfg)
+			v, err := tpm.NewValidator(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +172,7 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func checkClaims(t *testing.T, is *Issuer, claims *attest.Claims, akTrust string) {
+func checkClaims(t *testing.T, is *tpm.Issuer, claims *attest.Claims, akTrust string) {
 	t.Helper()
 	if claims.Variant != attest.VariantTPM || claims.TPM == nil || claims.Insecure {
 		t.Fatalf("claims = %+v", claims)
@@ -192,7 +180,7 @@ func checkClaims(t *testing.T, is *Issuer, claims *attest.Claims, akTrust string
 	if claims.TPM.AKTrust != akTrust {
 		t.Errorf("AKTrust = %q, want %q", claims.TPM.AKTrust, akTrust)
 	}
-	want := expectedPCRs(bootEvents())
+	want := tpmtest.PCRs(tpmtest.BootEvents())
 	if len(claims.TPM.PCRs) != len(want) {
 		t.Errorf("claims have %d PCRs, want %d", len(claims.TPM.PCRs), len(want))
 	}
@@ -202,7 +190,7 @@ func checkClaims(t *testing.T, is *Issuer, claims *attest.Claims, akTrust string
 		}
 	}
 	var id []byte
-	if akTrust == AKTrustEKChain {
+	if akTrust == tpm.AKTrustEKChain {
 		var err error
 		if id, err = x509.MarshalPKIXPublicKey(is.EKCertificate().PublicKey); err != nil {
 			t.Fatal(err)
@@ -216,30 +204,15 @@ func checkClaims(t *testing.T, is *Issuer, claims *attest.Claims, akTrust string
 	}
 }
 
-// editEvidence parses evidence, lets edit change it, and encodes it again.
-func editEvidence(t *testing.T, ev []byte, edit func(*evidence)) []byte {
-	t.Helper()
-	e, err := parseEvidence(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edit(e)
-	b, err := marshalEvidence(e.att, e.ekCert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestWrapUnwrap(t *testing.T) {
-	ca := newTestCA(t, "EK root")
+	ca := tpmtest.NewEKCA(t, "EK root")
 	rd := testReportData("join")
 	payload := []byte(`{"certificate":"...","sealed_keys":"..."}`)
 	ctx := context.Background()
 
 	cases := []struct {
 		name    string
-		ekCA    *testCA
+		ekCA    *tpmtest.EKCA
 		reg     bool
 		wrapped bool
 	}{
@@ -250,11 +223,11 @@ func TestWrapUnwrap(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			is := openSim(t, simOpts{ekCA: c.ekCA})
-			cfg := ValidatorConfig{EKRoots: ca.pool()}
+			cfg := tpm.ValidatorConfig{EKRoots: ca.Pool()}
 			if c.reg {
 				cfg.RegisteredAKs = registered(akPKIX(t, is))
 			}
-			v, err := NewValidator(cfg)
+			v, err := tpm.NewValidator(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,7 +243,7 @@ func TestWrapUnwrap(t *testing.T) {
 			if err != nil {
 				t.Fatalf("WrapResponse: %v", err)
 			}
-			if got := isWrapped(w); got != c.wrapped {
+			if got := tpm.IsWrapped(w); got != c.wrapped {
 				t.Fatalf("wrapped = %v, want %v", got, c.wrapped)
 			}
 			if c.wrapped && bytes.Contains(w, payload) {
@@ -288,7 +261,7 @@ func TestWrapUnwrap(t *testing.T) {
 			}
 			// Any changed byte of a wrapped response makes it fail: the
 			// credential's HMAC or the GCM tag catches it.
-			for _, at := range []int{len(wrapMagic) + 8, len(w) / 2, len(w) - 1} {
+			for _, at := range []int{len(tpm.WrapMagic) + 8, len(w) / 2, len(w) - 1} {
 				bad := bytes.Clone(w)
 				bad[at] ^= 1
 				if _, err := is.UnwrapResponse(ctx, bad); err == nil {
@@ -306,12 +279,12 @@ func TestWrapUnwrap(t *testing.T) {
 }
 
 func TestWrapRefusesAmbiguousPlainPayload(t *testing.T) {
-	v, err := NewValidator(ValidatorConfig{RegisteredAKs: registered()})
+	v, err := tpm.NewValidator(tpm.ValidatorConfig{RegisteredAKs: registered()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims := &attest.Claims{Variant: attest.VariantTPM, TPM: &attest.TPMClaims{AKTrust: AKTrustRegistered}}
-	if _, err := v.WrapResponse(claims, nil, append(bytes.Clone(wrapMagic), 1, 2, 3)); err == nil {
+	claims := &attest.Claims{Variant: attest.VariantTPM, TPM: &attest.TPMClaims{AKTrust: tpm.AKTrustRegistered}}
+	if _, err := v.WrapResponse(claims, nil, append(bytes.Clone(tpm.WrapMagic), 1, 2, 3)); err == nil {
 		t.Fatal("a plain payload that looks wrapped was passed through")
 	}
 	for _, bad := range []*attest.Claims{nil, {Variant: attest.VariantSNP}, {Variant: attest.VariantTPM, TPM: &attest.TPMClaims{AKTrust: "guess"}}} {
@@ -324,10 +297,10 @@ func TestWrapRefusesAmbiguousPlainPayload(t *testing.T) {
 // TestUnwrapOnAnotherTPM: a response wrapped for one TPM's EK and AK does
 // not open on another TPM, even one whose EK chains to the same root.
 func TestUnwrapOnAnotherTPM(t *testing.T) {
-	ca := newTestCA(t, "EK root")
+	ca := tpmtest.NewEKCA(t, "EK root")
 	rd := testReportData("join")
 	ctx := context.Background()
-	v, err := NewValidator(ValidatorConfig{EKRoots: ca.pool()})
+	v, err := tpm.NewValidator(tpm.ValidatorConfig{EKRoots: ca.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,14 +324,14 @@ func TestUnwrapOnAnotherTPM(t *testing.T) {
 	if _, err := second.UnwrapResponse(ctx, w); err == nil {
 		t.Fatal("another TPM unwrapped the response")
 	}
-	noEK := func() *Issuer { second.Close(); return openSim(t, simOpts{}) }()
+	noEK := func() *tpm.Issuer { second.Close(); return openSim(t, simOpts{}) }()
 	if _, err := noEK.UnwrapResponse(ctx, w); err == nil {
 		t.Fatal("a TPM without EK certificate unwrapped the response")
 	}
 }
 
 func TestNewValidatorNeedsTrust(t *testing.T) {
-	if _, err := NewValidator(ValidatorConfig{}); err == nil {
+	if _, err := tpm.NewValidator(tpm.ValidatorConfig{}); err == nil {
 		t.Fatal("a validator that trusts nothing was created")
 	}
 }
@@ -371,10 +344,10 @@ func TestIssuerAKIsStable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sim.Close()
-	log := writeLog(t, nil)
+	log := tpmtest.WriteEventLog(t, nil)
 	var keys [][]byte
 	for range 2 {
-		is, err := Open(context.Background(), IssuerConfig{RW: nopCloser{sim}, EventLogPath: log})
+		is, err := tpm.Open(context.Background(), tpm.IssuerConfig{RW: nopCloser{sim}, EventLogPath: log})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +358,7 @@ func TestIssuerAKIsStable(t *testing.T) {
 		t.Fatal("AK changed between two opens of the same TPM")
 	}
 
-	is, err := Open(context.Background(), IssuerConfig{RW: nopCloser{sim}, EventLogPath: log})
+	is, err := tpm.Open(context.Background(), tpm.IssuerConfig{RW: nopCloser{sim}, EventLogPath: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +366,7 @@ func TestIssuerAKIsStable(t *testing.T) {
 	if _, err := is.Issue(context.Background(), testReportData("late")); err == nil {
 		t.Fatal("a closed issuer issued evidence")
 	}
-	if _, err := is.UnwrapResponse(context.Background(), append(bytes.Clone(wrapMagic), 1)); err == nil {
+	if _, err := is.UnwrapResponse(context.Background(), append(bytes.Clone(tpm.WrapMagic), 1)); err == nil {
 		t.Fatal("a closed issuer unwrapped a response")
 	}
 }
@@ -404,29 +377,29 @@ func (nopCloser) Close() error { return nil }
 
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
-	log := writeLog(t, bootEvents())
+	log := tpmtest.WriteEventLog(t, tpmtest.BootEvents())
 	cases := []struct {
 		name string
-		cfg  func() IssuerConfig
+		cfg  func() tpm.IssuerConfig
 		want string
 	}{
-		{"missing device", func() IssuerConfig {
-			return IssuerConfig{Device: filepath.Join(t.TempDir(), "tpmrm0"), EventLogPath: log}
+		{"missing device", func() tpm.IssuerConfig {
+			return tpm.IssuerConfig{Device: filepath.Join(t.TempDir(), "tpmrm0"), EventLogPath: log}
 		}, "does not exist"},
-		{"nothing listening", func() IssuerConfig {
-			return IssuerConfig{Device: "tcp://127.0.0.1:1", EventLogPath: log}
+		{"nothing listening", func() tpm.IssuerConfig {
+			return tpm.IssuerConfig{Device: "tcp://127.0.0.1:1", EventLogPath: log}
 		}, "connecting"},
-		{"missing event log", func() IssuerConfig {
+		{"missing event log", func() tpm.IssuerConfig {
 			sim, err := simulator.Get()
 			if err != nil {
 				t.Fatal(err)
 			}
-			return IssuerConfig{RW: sim, EventLogPath: filepath.Join(t.TempDir(), "none")}
+			return tpm.IssuerConfig{RW: sim, EventLogPath: filepath.Join(t.TempDir(), "none")}
 		}, "event log"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			is, err := Open(ctx, c.cfg())
+			is, err := tpm.Open(ctx, c.cfg())
 			if err == nil {
 				is.Close()
 				t.Fatal("Open succeeded")
