@@ -240,18 +240,16 @@ func checkCertKey(c *x509.Certificate, k *ecdsa.PrivateKey) error {
 	return nil
 }
 
-// open unseals keys sealed to the agent's HPKE key.
-func (a *Agent) open(sealed map[string][]byte, reqID string) (map[string][]byte, error) {
-	out := make(map[string][]byte, len(sealed))
-	for p, s := range sealed {
-		k, err := a.hpke.Open(a.cfg.NodeID, reqID, s)
-		if err != nil {
-			for _, v := range out {
-				clear(v)
-			}
-			return nil, fmt.Errorf("opening the sealed %s key: %w", p, err)
-		}
-		out[p] = k
+// open unseals the keys sealed to the agent's HPKE key.
+func (a *Agent) open(sealed []byte, reqID string) (map[string][]byte, error) {
+	plain, err := a.hpke.Open(a.cfg.NodeID, reqID, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("opening the sealed keys: %w", err)
+	}
+	defer clear(plain)
+	var out map[string][]byte
+	if err := json.Unmarshal(plain, &out); err != nil {
+		return nil, errors.New("the sealed keys are not a JSON object of purpose to key")
 	}
 	return out, nil
 }

@@ -55,9 +55,10 @@ type JoinResponse struct {
 	Certificate []byte    `json:"certificate"`
 	CA          []byte    `json:"ca"`
 	NotAfter    time.Time `json:"not_after"`
-	// Keys holds the node's keys by purpose, each sealed with HPKE to the
-	// join's HPKE key with the node id and request id as associated data.
-	Keys map[string][]byte `json:"keys"`
+	// Keys is the node's keys, a JSON object of purpose to key (base64),
+	// sealed with HPKE to the join's HPKE key with the node id and request
+	// id as associated data: one seal for all of them.
+	Keys []byte `json:"keys"`
 	// Insecure is set when the node joined with the insecure variant.
 	Insecure bool `json:"insecure"`
 	// ReattestEvery tells the agent how often to re-attest.
@@ -72,9 +73,9 @@ type KeysRequest struct {
 	Purposes  []string `json:"purposes"`
 }
 
-// KeysResponse holds sealed keys by purpose.
+// KeysResponse holds the sealed keys, sealed as in JoinResponse.Keys.
 type KeysResponse struct {
-	Keys map[string][]byte `json:"keys"`
+	Keys []byte `json:"keys"`
 }
 
 // Node is a node as admins see it.

@@ -74,7 +74,7 @@ var (
 // the internal CA, the insecure, SEV-SNP (fake AMD signer) and TPM
 // validators, signed reference values, served over TLS 1.3 on loopback.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *Server
 	st       store.Store
 	kb       keys.Backend
@@ -114,7 +114,7 @@ func (l *akList) list() [][]byte {
 	return l.aks
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

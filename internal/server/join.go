@@ -265,22 +265,32 @@ func (s *Server) join(ctx context.Context, req *api.JoinRequest) (*api.JoinRespo
 	return resp, wrapped, nil
 }
 
-// sealKeys derives the node's keys and seals each to hpkePub.
-func (s *Server) sealKeys(ctx context.Context, nodeID, requestID string, hpkePub []byte, purposes []string) (map[string][]byte, error) {
-	out := make(map[string][]byte, len(purposes))
+// sealKeys derives the node's keys and seals them, as one JSON object of
+// purpose to key, to hpkePub: one HPKE encapsulation per response.
+func (s *Server) sealKeys(ctx context.Context, nodeID, requestID string, hpkePub []byte, purposes []string) ([]byte, error) {
+	plain := make(map[string][]byte, len(purposes))
+	defer func() {
+		for _, k := range plain {
+			clear(k)
+		}
+	}()
 	for _, p := range purposes {
 		k, err := keys.NodeKey(ctx, s.d.Keys, keys.Purpose(p), nodeID)
 		if err != nil {
 			return nil, fmt.Errorf("deriving the %s key: %w", p, err)
 		}
-		sealed, err := keys.Seal(hpkePub, nodeID, requestID, k)
-		clear(k)
-		if err != nil {
-			return nil, errBadRequest("cannot seal to hpke_public_key: %v", err)
-		}
-		out[p] = sealed
+		plain[p] = k
 	}
-	return out, nil
+	bundle, err := json.Marshal(plain)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(bundle)
+	sealed, err := keys.Seal(hpkePub, nodeID, requestID, bundle)
+	if err != nil {
+		return nil, errBadRequest("cannot seal to hpke_public_key: %v", err)
+	}
+	return sealed, nil
 }
 
 // refuse records a refusal, and quarantines the node when it failed while
