@@ -74,7 +74,14 @@ Examples:
 				cfg.Listen = listen
 			}
 			if checkOnly {
+				notes, err := cfg.Inspect()
+				if err != nil {
+					return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: %w", configPath, err)}
+				}
 				fmt.Fprintf(d.Stdout, "%s: configuration is valid (variants: %s; keys: %s)\n", configPath, strings.Join(cfg.Attestation.Allow, ", "), cfg.Keys.Backend)
+				for _, n := range notes {
+					fmt.Fprintln(d.Stdout, "  "+n)
+				}
 				return nil
 			}
 			return runServer(cmd.Context(), d, log, cfg, false)

@@ -409,3 +409,24 @@ func DevConfig(dir, listen string) (*Config, error) {
 	c.setDefaults()
 	return c, c.Validate()
 }
+
+// Inspect goes beyond Validate without starting anything: it reads the TPM
+// trust anchors and the reference values the way the server would, and
+// says what it found. A reference value file the server would refuse is an
+// error here.
+func (c *Config) Inspect() (notes []string, err error) {
+	var errs []error
+	if _, err := validators(c); err != nil {
+		errs = append(errs, err)
+	}
+	if c.needsRefValues() {
+		trusted, err := readPublicKeys(c.RefValues.OwnerKeys)
+		if err != nil {
+			return nil, err
+		}
+		refs, rerrs := refvalues.Load(c.RefValues.Dir, trusted)
+		errs = append(errs, rerrs...)
+		notes = append(notes, fmt.Sprintf("reference values: %d classes signed by a trusted owner key: %s", len(refs.Classes()), strings.Join(refs.Classes(), ", ")))
+	}
+	return notes, errors.Join(errs...)
+}
