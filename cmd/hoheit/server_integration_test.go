@@ -238,6 +238,25 @@ func TestServerKilledMidStream(t *testing.T) {
 		}
 	}
 	t.Logf("audit log: %d entries, intact", sum.Entries)
+
+	// The same through the commands: verify passes, one changed byte fails.
+	dir2 := t.TempDir()
+	exportFile, keyFile := filepath.Join(dir2, "audit.jsonl"), filepath.Join(dir2, "audit.pub")
+	os.WriteFile(keyFile, again.get(api.PathAuditKey), 0o600)
+	os.WriteFile(exportFile, export, 0o600)
+	verify := func() (int, string) {
+		cmd := exec.Command(hoheitBinary(t), "audit", "verify", exportFile, "--key", keyFile)
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	if code, out := verify(); code != 0 || !strings.Contains(out, "intact") {
+		t.Fatalf("audit verify of an intact export: exit %d: %s", code, out)
+	}
+	tampered := bytes.Replace(export, []byte(`"node":"`+joined[len(joined)/2]+`"`), []byte(`"node":"someone-else"`), 1)
+	os.WriteFile(exportFile, tampered, 0o600)
+	if code, out := verify(); code != 1 || !strings.Contains(out, "NOT intact") {
+		t.Fatalf("audit verify of a changed export: exit %d: %s", code, out)
+	}
 }
 
 // TestAgentFormatsAndUnlocksLUKS runs the agent commands against a dev
