@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,7 +79,39 @@ func newAgentCmd(d *Deps) *cobra.Command {
 		},
 	}
 	f.register(c)
-	c.AddCommand(newAgentDiskCmd(d, "format"), newAgentDiskCmd(d, "unlock"))
+	c.AddCommand(newAgentDiskCmd(d, "format"), newAgentDiskCmd(d, "unlock"), newAgentAKCmd(d))
+	return c
+}
+
+func newAgentAKCmd(d *Deps) *cobra.Command {
+	var f agentFlags
+	c := &cobra.Command{
+		Use:   "ak [--tpm DEV]",
+		Short: "Print this TPM's attestation key (PEM), to register it in advance on the server",
+		Long: `Print the public attestation key (AK) of this node's TPM as PEM. The agent
+creates the AK on first use and keeps it persistent in the TPM, so it stays
+the same until the TPM is cleared. Put the file into the server's
+attestation.tpm.registered_aks directory to trust this TPM without an EK
+certificate chain.
+
+Example:
+  hoheit agent ak --tpm /dev/tpmrm0 > /etc/hoheit/registered-aks/$(hostname).pem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			iss, err := tpm.Open(cmd.Context(), tpm.IssuerConfig{Device: f.tpmDev, EventLogPath: f.eventLog})
+			if err != nil {
+				return fmt.Errorf("opening the TPM %s: %w", f.tpmDev, err)
+			}
+			defer iss.Close()
+			der, err := iss.AKPublic()
+			if err != nil {
+				return err
+			}
+			return pem.Encode(d.Stdout, &pem.Block{Type: "PUBLIC KEY", Bytes: der})
+		},
+	}
+	c.Flags().StringVar(&f.tpmDev, "tpm", "/dev/tpmrm0", "the TPM device, or tcp://HOST:PORT of a swtpm")
+	c.Flags().StringVar(&f.eventLog, "event-log", "/sys/kernel/security/tpm0/binary_bios_measurements", "the TCG event log")
 	return c
 }
 
