@@ -35,8 +35,18 @@ type Config struct {
 	Collateral  CollateralConfig  `yaml:"collateral"`
 	RefValues   RefValuesConfig   `yaml:"refvalues"`
 	// CertValidity is the lifetime of node certificates (24h by default).
-	CertValidity Duration    `yaml:"cert_validity"`
-	Audit        AuditConfig `yaml:"audit"`
+	CertValidity Duration       `yaml:"cert_validity"`
+	Audit        AuditConfig    `yaml:"audit"`
+	Database     DatabaseConfig `yaml:"database"`
+}
+
+// DatabaseConfig tunes the SQLite store.
+type DatabaseConfig struct {
+	// Synchronous is "normal" (default: a commit, and so its audit entry,
+	// survives a crash or kill of the server; a power loss may lose the
+	// last commits) or "full" (an fsync per commit: survives power loss,
+	// costs join throughput).
+	Synchronous string `yaml:"synchronous"`
 }
 
 // KeysConfig chooses the master key backend.
@@ -241,6 +251,11 @@ func (c *Config) Validate() error {
 		}
 	default:
 		add("keys.backend %q: want file or pkcs11", c.Keys.Backend)
+	}
+	switch strings.ToLower(c.Database.Synchronous) {
+	case "", "normal", "full":
+	default:
+		add("database.synchronous %q: want normal or full", c.Database.Synchronous)
 	}
 	known := []string{attest.VariantTPM, attest.VariantSNP, attest.VariantTDX, attest.VariantInsecure}
 	if len(c.Attestation.Allow) == 0 {

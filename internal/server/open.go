@@ -90,7 +90,7 @@ func Open(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Running, err e
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data_dir: %w", err)
 	}
-	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "hoheit.db"))
+	st, err := store.OpenSQLiteWith(ctx, filepath.Join(cfg.DataDir, "hoheit.db"), store.SQLiteOptions{Synchronous: strings.ToUpper(cfg.Database.Synchronous)})
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
