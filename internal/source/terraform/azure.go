@@ -1255,6 +1255,36 @@ const (
 	leftOut
 )
 
+// plannedRaw is planned on configuration expressions left in the file.
+func plannedRaw(block rawValue, path string) int {
+	parent, leaf := "", path
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		parent, leaf = path[:i], path[i+1:]
+	}
+	if parent != "" {
+		var ok bool
+		if block, ok = block.lookup(parent); !ok {
+			return undetermined
+		}
+	}
+	if block.kind() != '{' {
+		return undetermined
+	}
+	if block.has("references") {
+		return setLater
+	}
+	if cv, ok := block.member("constant_value"); ok {
+		if cv.kind() != '{' {
+			return leftOut
+		}
+		block = cv
+	}
+	if block.has(leaf) {
+		return setLater
+	}
+	return leftOut
+}
+
 // planned tells how the configuration sets the unknown value at path. A
 // nested path is judged by the block around it, and only where that block
 // is written out: dynamic blocks and attribute-mode blocks are missing from
@@ -1262,7 +1292,10 @@ const (
 // absence proves nothing. A top-level path must name an attribute, not a
 // block, for the same reason.
 func planned(n *native, path string) int {
-	if n.config() == nil {
+	if raw, ok := n.rawConfig(); ok {
+		return plannedRaw(raw, path)
+	}
+	if n.Config == nil {
 		return undetermined
 	}
 	parent, leaf := "", path

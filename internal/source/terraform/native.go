@@ -2,7 +2,6 @@ package terraform
 
 import (
 	"strings"
-	"sync"
 
 	"github.com/hoheit/hoheit/internal/inventory"
 )
@@ -22,8 +21,8 @@ type native struct {
 	// after apply (the plan's change.after_unknown).
 	Unknown map[string]any
 	// Config holds the configuration's expressions for this resource:
-	// attribute -> {"references": [...]} or {"constant_value": ...}. Read
-	// it through config(): the reader decodes it on first use (lazyConfig).
+	// attribute -> {"references": [...]} or {"constant_value": ...}. The
+	// reader leaves them in the file instead (lazy, rawConfig).
 	Config map[string]any
 	lazy   lazyConfig
 	// Region is the region from the provider configuration, used when the
@@ -75,12 +74,9 @@ type joiner struct {
 }
 
 // lazyConfig is where a resource's configuration expressions are in the
-// file, decoded only when a mapper, joiner or lender first asks for them:
-// they are as large as the planned values, and most resources never read
-// them. The reader validates them as strictly as decoding would when it
-// finds them, so decoding later cannot fail. A native's configuration is
-// decoded by the goroutine working on the native; no phase of the reader
-// shares a native between goroutines.
+// file: they are as large as the planned values and only asked a few
+// questions, which rawValue answers where they lie. The reader validates
+// them as strictly as decoding would when it finds them.
 type lazyConfig struct {
 	data []byte
 	at   span
@@ -88,29 +84,14 @@ type lazyConfig struct {
 	keep []string
 }
 
-// config returns the configuration expressions, nil when there is no
-// configuration (state files, resources the configuration lacks).
-func (n *native) config() map[string]any {
-	if l := &n.lazy; l.data != nil {
-		d := decoders.Get().(*decoder)
-		d.reset(l.data[l.at.start:l.at.end], l.at.start)
-		d.depth = l.at.depth
-		v, _ := d.value()
-		decoders.Put(d)
-		m, _ := v.(map[string]any)
-		if m == nil {
-			m = map[string]any{}
-		}
-		if l.keep != nil {
-			m = keepKeys(m, l.keep)
-		}
-		n.Config, n.lazy = m, lazyConfig{}
+// rawConfig returns the configuration expressions in the file, ok false
+// when they are decoded in Config instead or there are none.
+func (n *native) rawConfig() (rawValue, bool) {
+	if n.lazy.data == nil {
+		return rawValue{}, false
 	}
-	return n.Config
+	return rawValue{data: n.lazy.data, at: n.lazy.at, keep: n.lazy.keep}, true
 }
-
-// decoders serve the lazy decoding of configurations.
-var decoders = sync.Pool{New: func() any { return newDecoder(nil) }}
 
 // str returns the string at a path such as "versioning.0.enabled"; nested
 // blocks are lists in Terraform's JSON, addressed by index.
@@ -230,7 +211,19 @@ func step(v any, key string) any {
 // at all. Without a configuration (state files) it reports true: nothing can
 // be inferred from absence then.
 func (n *native) configured(path string) bool {
-	if n.config() == nil {
+	if raw, ok := n.rawConfig(); ok {
+		cur := raw
+		for _, p := range strings.Split(path, ".") {
+			if cur.kind() == '{' && (cur.has("constant_value") || cur.has("references")) {
+				return true
+			}
+			if cur, ok = cur.step(p); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	if n.Config == nil {
 		return true
 	}
 	var cur any = n.Config
@@ -286,8 +279,19 @@ type refTarget struct{ block, index string }
 // references resolves every reference of attr's expression that leads to a
 // managed resource.
 func (n *native) references(attr string) []refTarget {
-	expr, _ := lookup(n.config(), attr).(map[string]any)
-	refs, _ := expr["references"].([]any)
+	var refs []any
+	if raw, ok := n.rawConfig(); ok {
+		if expr, ok := raw.lookup(attr); ok && expr.kind() == '{' {
+			if r, ok := expr.member("references"); ok {
+				for _, s := range r.strings() {
+					refs = append(refs, s)
+				}
+			}
+		}
+	} else {
+		expr, _ := lookup(n.Config, attr).(map[string]any)
+		refs, _ = expr["references"].([]any)
+	}
 	if len(refs) == 0 {
 		return nil
 	}
