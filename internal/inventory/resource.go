@@ -3,9 +3,11 @@ package inventory
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Resource is one cloud or cluster object in normalized form. Type-specific
@@ -282,16 +284,32 @@ func (e *Estate) Merge(other *Estate) {
 // with its zero value, looks up jurisdictions, sorts the unsupported list and
 // builds the values rules read. Call it once, after all sources have run.
 func (e *Estate) Finalize() {
-	jurisdictions := map[Jurisdiction]map[string]any{}
-	for _, r := range e.Resources {
-		if j, ok := LookupJurisdiction(r.Provider, r.Region); ok && !r.Jurisdiction.Known {
-			r.Jurisdiction = j
+	// Resources are independent: large estates are finalized on every
+	// core, each worker with its own caches.
+	inChunks(e.Resources, func(rs []*Resource) {
+		jurisdictions := map[Jurisdiction]map[string]any{}
+		type place struct{ provider, region string }
+		type found struct {
+			j  Jurisdiction
+			ok bool
 		}
-		if s, ok := Schemas[r.Type]; ok {
-			s.Fill(r.Attrs, func(m map[string]any) { r.Attrs = m })
+		places := map[place]found{}
+		for _, r := range rs {
+			pl := place{r.Provider, r.Region}
+			f, seen := places[pl]
+			if !seen {
+				f.j, f.ok = LookupJurisdiction(r.Provider, r.Region)
+				places[pl] = f
+			}
+			if f.ok && !r.Jurisdiction.Known {
+				r.Jurisdiction = f.j
+			}
+			if s, ok := Schemas[r.Type]; ok {
+				s.Fill(r.Attrs, func(m map[string]any) { r.Attrs = m })
+			}
+			r.finalize(jurisdictions)
 		}
-		r.finalize(jurisdictions)
-	}
+	})
 	sort.Slice(e.Unsupported, func(i, j int) bool {
 		a, b := e.Unsupported[i], e.Unsupported[j]
 		if a.Count != b.Count {
@@ -299,6 +317,26 @@ func (e *Estate) Finalize() {
 		}
 		return a.Provider+a.NativeType < b.Provider+b.NativeType
 	})
+}
+
+// inChunks calls fn on one share of rs per core, in parallel, when there
+// are enough resources to be worth it.
+func inChunks(rs []*Resource, fn func([]*Resource)) {
+	workers := runtime.GOMAXPROCS(0)
+	if len(rs) < 8192 || workers == 1 {
+		fn(rs)
+		return
+	}
+	chunk := (len(rs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(rs); lo += chunk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(rs[lo:min(lo+chunk, len(rs))])
+		}()
+	}
+	wg.Wait()
 }
 
 func setPath(m map[string]any, path string, value any) {
