@@ -333,6 +333,12 @@ func (cc *nodeCompiler) hashOf(rs *NodeRuleSet) [32]byte {
 // first identity of the endpoint owning the address. Unknown addresses stay
 // as they are.
 func (c *Compiler) ResolveFlow(r FlowRecord) FlowRecord {
+	r.FlowKey = c.ResolveFlowKey(r.FlowKey)
+	return r
+}
+
+// ResolveFlowKey is ResolveFlow for a key (of an Alert, say).
+func (c *Compiler) ResolveFlowKey(r FlowKey) FlowKey {
 	if r.Src == "" && r.SrcAddr.IsValid() {
 		if name := c.ix.identityOfAddr(r.SrcAddr); name != "" {
 			r.Src, r.SrcAddr = name, netip.Addr{}

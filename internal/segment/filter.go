@@ -54,8 +54,9 @@ type Filter struct {
 	flows *FlowTable
 
 	shards   [ctShards]ctShard
-	conns    atomic.Int64
-	maxConns int64
+	conns       atomic.Int64
+	maxConns    int64
+	evictCursor atomic.Uint64
 
 	timeouts [4]int64 // by ctClass
 	stats    filterCounters
@@ -274,45 +275,53 @@ func (f *Filter) revalidate(t *table, e *ctEntry, k *ctKey) bool {
 }
 
 func (f *Filter) track(k ctKey, class ctClass, origin Direction, v Verdict, gen uint64, now int64) {
-	sh := &f.shards[k.shard()]
 	e := &ctEntry{origin: origin, verdict: v, cls: class}
 	e.lastSeen.Store(now)
 	e.gen.Store(gen)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if _, ok := sh.m[k]; ok {
-		sh.m[k] = e
-		return
-	}
 	if f.conns.Load() >= f.maxConns {
-		f.evictLocked(sh, now)
+		f.evict(now)
+	}
+	sh := &f.shards[k.shard()]
+	sh.mu.Lock()
+	if _, ok := sh.m[k]; !ok {
+		f.conns.Add(1)
 	}
 	sh.m[k] = e
-	f.conns.Add(1)
+	sh.mu.Unlock()
 }
 
-// evictLocked removes expired entries of a shard, or its least recently
-// used one when none expired.
-func (f *Filter) evictLocked(sh *ctShard, now int64) {
-	var oldK ctKey
-	var oldE *ctEntry
-	removed := false
-	for k, e := range sh.m {
-		last := e.lastSeen.Load()
-		if now-last > f.timeouts[e.class()] {
-			delete(sh.m, k)
-			f.conns.Add(-1)
-			removed = true
-			continue
+// evict makes room in a full connection table: it removes the expired
+// entries of the shards it visits, or else the least recently used entry of
+// the first non-empty shard. Shards are locked one at a time.
+func (f *Filter) evict(now int64) {
+	start := f.evictCursor.Add(1)
+	for i := uint64(0); i < ctShards; i++ {
+		sh := &f.shards[(start+i)%ctShards]
+		sh.mu.Lock()
+		var oldK ctKey
+		var oldE *ctEntry
+		removed := 0
+		for k, e := range sh.m {
+			last := e.lastSeen.Load()
+			if now-last > f.timeouts[e.class()] {
+				delete(sh.m, k)
+				removed++
+				continue
+			}
+			if oldE == nil || last < oldE.lastSeen.Load() {
+				oldK, oldE = k, e
+			}
 		}
-		if oldE == nil || last < oldE.lastSeen.Load() {
-			oldK, oldE = k, e
+		if removed == 0 && oldE != nil {
+			delete(sh.m, oldK)
+			removed = 1
+			f.stats.evicted.Add(1)
 		}
-	}
-	if !removed && oldE != nil {
-		delete(sh.m, oldK)
-		f.conns.Add(-1)
-		f.stats.evicted.Add(1)
+		sh.mu.Unlock()
+		if removed > 0 {
+			f.conns.Add(int64(-removed))
+			return
+		}
 	}
 }
 
