@@ -53,7 +53,7 @@ type Filter struct {
 	gen   atomic.Uint64
 	flows *FlowTable
 
-	shards   [ctShards]ctShard
+	shards      [ctShards]ctShard
 	conns       atomic.Int64
 	maxConns    int64
 	evictCursor atomic.Uint64
