@@ -326,7 +326,8 @@ type Policy struct {
 	Rules      []Rule
 	Tests      []FlowTest
 
-	ids map[string]int // identity name -> index
+	ids     map[string]int // identity name -> index
+	comment []string       // Propose: flows not turned into rules
 }
 
 // Identity returns the identity called name.
