@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -428,12 +430,41 @@ func TestRotatePSKKeepsConnection(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	// The new key is the one in use: a fresh node pair config with the old
-	// key would not talk; checked by TestMismatchedPSKNoTraffic.
+	// The new key is the one WireGuard holds on both sides (that a wrong key
+	// stops traffic is TestMismatchedPSKNoTraffic).
+	if devicePSK(t, a.dev, b.dev.PublicKey()) != psk || devicePSK(t, b.dev, a.dev.PublicKey()) != psk {
+		t.Fatal("the rotated key is not the device's pre-shared key")
+	}
 	if err := a.dev.RotatePSK(context.Background(), randomKey(t), psk); err == nil {
 		t.Fatal("rotating the key of an unknown peer succeeded")
 	}
 	if err := a.dev.RotatePSK(context.Background(), b.dev.PublicKey(), Key{}); err == nil {
 		t.Fatal("an all-zero pre-shared key was accepted")
 	}
+}
+
+// devicePSK reads a peer's pre-shared key out of wireguard-go.
+func devicePSK(t testing.TB, d *NetstackDevice, peer Key) Key {
+	t.Helper()
+	dump, err := d.dev.IpcGet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur string
+	for _, line := range strings.Split(dump, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "public_key":
+			cur = v
+		case "preshared_key":
+			if cur == hexKey(peer) {
+				var psk Key
+				b, _ := hex.DecodeString(v)
+				copy(psk[:], b)
+				return psk
+			}
+		}
+	}
+	t.Fatalf("peer %s not on the device", peer)
+	return Key{}
 }
