@@ -7,7 +7,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
-	"sync"
 	"sync/atomic"
 
 	"golang.zx2c4.com/wireguard/conn"
@@ -119,7 +118,6 @@ func pairProbeKey(priv *ecdh.PrivateKey, self, peer Key) (*[32]byte, error) {
 type probeBind struct {
 	conn.Bind
 	onProbe atomic.Pointer[func(b []byte, from conn.Endpoint)]
-	mu      sync.Mutex
 }
 
 func (b *probeBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {

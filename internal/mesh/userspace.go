@@ -152,6 +152,11 @@ func (u *userspace) Apply(ctx context.Context, cfg Config) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	select {
+	case <-u.stop:
+		return errors.New("mesh: device is closed")
+	default:
+	}
 
 	u.mu.Lock()
 	oldAddrs := slices.Clone(u.addrs)
@@ -187,7 +192,7 @@ func (u *userspace) Apply(ctx context.Context, cfg Config) error {
 		}
 		keys[p.PublicKey] = k
 	}
-	merged := maps_union(cur, keys)
+	merged := unionKeys(cur, keys)
 	u.probeKeys.Store(&merged)
 
 	var b bytes.Buffer
@@ -283,7 +288,7 @@ func (u *userspace) resync(old, next map[Key]*peerState) {
 	u.peers = peers
 }
 
-func maps_union(a, b map[Key]*[32]byte) map[Key]*[32]byte {
+func unionKeys(a, b map[Key]*[32]byte) map[Key]*[32]byte {
 	m := make(map[Key]*[32]byte, len(a)+len(b))
 	for k, v := range a {
 		m[k] = v
@@ -317,6 +322,11 @@ func (u *userspace) RotatePSK(ctx context.Context, peer Key, psk Key) error {
 	u.mu.Unlock()
 	if ps == nil {
 		return fmt.Errorf("mesh: peer %s is not configured", peer)
+	}
+	select {
+	case <-u.stop:
+		return errors.New("mesh: device is closed")
+	default:
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "public_key=%s\nupdate_only=true\npreshared_key=%s\n", hexKey(peer), hexKey(psk))
@@ -575,7 +585,9 @@ func (u *userspace) handleProbe(b []byte, from conn.Endpoint) {
 func (u *userspace) Close() error {
 	var err error
 	u.closeOnce.Do(func() {
+		u.applyMu.Lock() // no Apply or RotatePSK in flight; none starts a goroutine after this
 		close(u.stop)
+		u.applyMu.Unlock()
 		u.dev.Close()
 		u.wg.Wait()
 		if u.onClose != nil {
