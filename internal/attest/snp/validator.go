@@ -2,8 +2,10 @@ package snp
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -48,7 +50,22 @@ type Validator struct {
 	roots  map[string][]*trust.AMDRootCerts
 	crl    bool
 	now    func() time.Time
+	// chains remembers endorsement chains that verified (to AMD's roots,
+	// and against the CRL when revocations are checked), so the RSA-4096
+	// chain is not verified again for every report of the same platform.
+	// An entry lives chainTTL at most, and never past its certificate.
+	chainsMu sync.Mutex
+	chains   map[[32]byte]chainEntry
 }
+
+type chainEntry struct {
+	cert    *x509.Certificate
+	expires time.Time
+}
+
+// chainTTL bounds how long a verified chain is trusted without checking
+// it (and the CRL) again.
+const chainTTL = 5 * time.Minute
 
 var _ attest.Validator = (*Validator)(nil)
 
@@ -202,15 +219,24 @@ func (v *Validator) Validate(ctx context.Context, evidence []byte, reportData [6
 	}
 	v.fillRoots(att)
 
-	rec := &recorder{g: v.getter}
-	opts := &verify.Options{
-		Getter:           rec,
-		TrustedRoots:     v.roots,
-		CheckRevocations: v.crl,
-		Now:              v.now(),
-	}
-	if err := verify.SnpAttestationContext(ctx, att, opts); err != nil {
-		return nil, v.classify(att, rec, err)
+	key, cached := v.cachedChain(att, signer)
+	if cached != nil {
+		// The chain verified recently: only the report's signature is new.
+		if err := verify.SnpProtoReportSignature(report, cached); err != nil {
+			return nil, attest.Refuse(attest.ReasonSignature, "sev-snp: %v", err)
+		}
+	} else {
+		rec := &recorder{g: v.getter}
+		opts := &verify.Options{
+			Getter:           rec,
+			TrustedRoots:     v.roots,
+			CheckRevocations: v.crl,
+			Now:              v.now(),
+		}
+		if err := verify.SnpAttestationContext(ctx, att, opts); err != nil {
+			return nil, v.classify(att, rec, err)
+		}
+		v.rememberChain(key, att, signer)
 	}
 	got := report.GetReportData()
 	if len(got) != len(reportData) || subtle.ConstantTimeCompare(got, reportData[:]) != 1 {
@@ -296,6 +322,62 @@ func (v *Validator) classify(att *spb.Attestation, rec *recorder, err error) err
 		}
 	}
 	return attest.Refuse(attest.ReasonChain, "sev-snp: %v", err)
+}
+
+// chainKey names an evidence's endorsement chain: signer kind, the
+// endorsement key's certificate, ASK/ASVK and ARK, and the product line
+// the roots are chosen by.
+func chainKey(att *spb.Attestation, signer string) ([32]byte, []byte) {
+	c := att.GetCertificateChain()
+	ek := c.GetVcekCert()
+	if signer == "vlek" {
+		ek = c.GetVlekCert()
+	}
+	h := sha256.New()
+	for _, p := range [][]byte{[]byte(signer), ek, c.GetAskCert(), c.GetArkCert(), []byte(fmt.Sprint(att.GetReport().GetCpuid1EaxFms(), att.GetProduct().GetName()))} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write(p)
+	}
+	var k [32]byte
+	copy(k[:], h.Sum(nil))
+	return k, ek
+}
+
+func (v *Validator) cachedChain(att *spb.Attestation, signer string) ([32]byte, *x509.Certificate) {
+	k, ek := chainKey(att, signer)
+	if len(ek) == 0 {
+		return k, nil // the VCEK comes from the collateral cache: verify in full
+	}
+	v.chainsMu.Lock()
+	defer v.chainsMu.Unlock()
+	e, ok := v.chains[k]
+	if !ok || !v.now().Before(e.expires) {
+		return k, nil
+	}
+	return k, e.cert
+}
+
+func (v *Validator) rememberChain(k [32]byte, att *spb.Attestation, signer string) {
+	_, ek := chainKey(att, signer)
+	if len(ek) == 0 {
+		return
+	}
+	cert, err := trust.ParseCert(ek)
+	if err != nil {
+		return
+	}
+	exp := v.now().Add(chainTTL)
+	if cert.NotAfter.Before(exp) {
+		exp = cert.NotAfter
+	}
+	v.chainsMu.Lock()
+	defer v.chainsMu.Unlock()
+	if v.chains == nil || len(v.chains) > 10000 {
+		v.chains = map[[32]byte]chainEntry{}
+	}
+	v.chains[k] = chainEntry{cert: cert, expires: exp}
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
