@@ -70,3 +70,27 @@ func TestMappedInputs(t *testing.T) {
 		t.Fatalf("the mapped manifest read as %+v", e.Resources)
 	}
 }
+
+// TestDroppedPagesReadAgain checks that the pages dropPages drops from a
+// mapped file are read from the file again when touched.
+func TestDroppedPagesReadAgain(t *testing.T) {
+	want := bytes.Repeat([]byte("0123456789abcdef"), 3*mapMinSize/16)
+	path := filepath.Join(t.TempDir(), "f.json")
+	if err := os.WriteFile(path, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data, unmap, ok := mapFile(f, int64(len(want)))
+	if !ok {
+		t.Skip("files are not mapped here")
+	}
+	defer unmap()
+	dropPages(data, 100, len(data)-100)
+	if !bytes.Equal(data, want) {
+		t.Fatal("the mapped file reads differently after its pages were dropped")
+	}
+}

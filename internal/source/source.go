@@ -187,7 +187,11 @@ func readOne(ctx context.Context, in input, opts Options) result {
 	case KindSnapshot:
 		r.estate, err = snapshot.Parse(name, data)
 	case KindTerraformPlan, KindTerraformState:
-		r.estate, err = terraform.Parse(name, data)
+		var to terraform.Options
+		if unmap != nil {
+			to.Release = func(start, end int) { dropPages(data, start, end) }
+		}
+		r.estate, err = terraform.ParseWith(name, data, to)
 	}
 	if err != nil {
 		r.err = err.Error()

@@ -71,8 +71,29 @@ func trimBOM(data []byte) []byte { return bytes.TrimPrefix(data, []byte("\xef\xb
 // Malformed input, input nested deeper than MaxDepth and JSON format major
 // versions other than 1 are errors naming the file and the position.
 func Parse(file string, data []byte) (*inventory.Estate, error) {
-	data = trimBOM(data)
+	return ParseWith(file, data, Options{})
+}
+
+// Options tune ParseWith.
+type Options struct {
+	// Release, if set, is told of byte ranges of data (offsets from its
+	// start) that Parse will most likely not read again: the sections a
+	// plan holds but Parse skips. A caller that mapped the file can drop
+	// their pages from memory; Parse may still read them (to place an
+	// error), so they must stay readable, as the pages of a mapped file
+	// do.
+	Release func(start, end int)
+}
+
+// ParseWith is Parse with options.
+func ParseWith(file string, data []byte, opts Options) (*inventory.Estate, error) {
+	trimmed := trimBOM(data)
+	bom := len(data) - len(trimmed)
+	data = trimmed
 	p := &parser{file: file, data: data}
+	if opts.Release != nil {
+		p.release = func(start, end int) { opts.Release(bom+start, bom+end) }
+	}
 	p.mappers, p.joiners = registry()
 	p.backRefs = backRefRegistry()
 	p.keep = keptKeys(p.backRefs)
@@ -133,6 +154,10 @@ type parser struct {
 	// lines locates resources in a pretty-printed file; nil for a file on
 	// one line, where a JSON path says more than "line 1".
 	lines *position.Lines
+
+	// release, if set, is told of the parts of the file passed over for
+	// good (Options.Release).
+	release func(start, end int)
 }
 
 // record is one managed resource instance as the scanner finds it.
@@ -462,12 +487,19 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 			if useChanges {
 				p.plannedAt = map[string]*record{}
 			}
-			return p.walkValues(d, "planned_values", func(rec *record) {
+			start := d.pos
+			err := p.walkValues(d, "planned_values", func(rec *record) {
 				if !useChanges {
 					sent = true
 					send(rec)
 				}
 			})
+			if err == nil && useChanges && p.release != nil {
+				// Only where the resources are was read from it; their
+				// values are taken from resource_changes.
+				p.release(start, d.pos)
+			}
+			return err
 		case "values":
 			if p.kind == "" {
 				p.kind = KindState
@@ -510,6 +542,12 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 			return err
 		case "prior_state", "resource_drift", "output_changes":
 			p.kind = KindPlan
+			start := d.pos
+			err := d.skipFast()
+			if err == nil && p.release != nil {
+				p.release(start, d.pos)
+			}
+			return err
 		}
 		return d.skipFast()
 	})
