@@ -214,6 +214,16 @@ func (e *Estate) ReleaseNative() {
 	}
 }
 
+// ReleaseAttributes drops every resource's attributes, normalized and
+// native, once the rules have read them: no report shows them, and on a
+// large estate they are half of what a scan holds while it writes its
+// report. The common fields (provider, region, address, ...) stay.
+func (e *Estate) ReleaseAttributes() {
+	for _, r := range e.Resources {
+		r.Attrs, r.Native, r.NativeJSON, r.finalized = nil, nil, nil, false
+	}
+}
+
 // Estate is everything one scan sees: the normalized resources, what could
 // not be modelled, and the inputs that failed to read.
 type Estate struct {
