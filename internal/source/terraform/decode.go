@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -349,12 +350,17 @@ func (d *decoder) number() (any, error) {
 // slice when there were any.
 func (d *decoder) rawString() ([]byte, error) {
 	start := d.pos + 1
-	i := bytes.IndexByte(d.data[start:], '"')
-	if i < 0 {
+	end := quoteAt(d.data, start)
+	if end < 0 {
 		d.pos = len(d.data)
 		return nil, d.unexpected("closing '\"' of a string")
 	}
-	s := d.data[start : start+i]
+	i := end - start
+	s := d.data[start:end]
+	if plainBytes(s) {
+		d.pos = end + 1
+		return s, nil
+	}
 	if bytes.IndexByte(s, '\\') < 0 {
 		if j := controlChar(s); j >= 0 {
 			d.pos = start + j
@@ -433,6 +439,28 @@ func (d *decoder) unescape(start int) ([]byte, error) {
 		}
 		i += 2
 	}
+}
+
+// plainBytes reports whether s holds neither a backslash nor a byte below
+// 0x20, testing eight bytes at a time.
+func plainBytes(s []byte) bool {
+	const ones, highs, backslashes = 0x0101010101010101, 0x8080808080808080, 0x5c5c5c5c5c5c5c5c
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		b := x ^ backslashes
+		// A byte below 0x20 borrows when 0x20 is subtracted and had its
+		// high bit clear; a backslash is a zero byte after xor.
+		if ((x-ones*0x20)&^x|(b-ones)&^b)&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // controlChar returns the index of the first byte below 0x20 in s, or -1.
@@ -913,12 +941,47 @@ func (d *decoder) end() error {
 	return nil
 }
 
-// skipChars are the bytes that may stand outside strings in a JSON value:
-// white space, separators, and the characters of numbers and literals.
-var skipChars = func() (t [256]bool) {
-	for _, c := range []byte(" \t\r\n:,-+.0123456789eEtrufalsn") {
-		t[c] = true
+// quoteAt returns the index of the first '"' in data from i on, -1 if
+// there is none. Strings are most of a plan's bytes, and most are short:
+// eight bytes are tested at a time (a byte equal to '"' is a zero byte
+// after xor), long strings are left to IndexByte.
+func quoteAt(data []byte, i int) int {
+	const ones, highs, quotes = 0x0101010101010101, 0x8080808080808080, 0x2222222222222222
+	for n := 0; n < 4 && i+8 <= len(data); n++ {
+		x := binary.LittleEndian.Uint64(data[i:]) ^ quotes
+		if m := (x - ones) &^ x & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
 	}
+	if n := bytes.IndexByte(data[i:], '"'); n >= 0 {
+		return i + n
+	}
+	return -1
+}
+
+// skipClass sorts the bytes skipFast meets outside strings: plain bytes
+// that may stand there (white space, separators, the characters of numbers
+// and literals), quotes, openers, closers, and everything else, which is
+// invalid.
+const (
+	skipPlain = iota
+	skipQuote
+	skipOpen
+	skipClose
+	skipInvalid
+)
+
+var skipClass = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = skipInvalid
+	}
+	for _, c := range []byte(" \t\r\n:,-+.0123456789eEtrufalsn") {
+		t[c] = skipPlain
+	}
+	t['"'] = skipQuote
+	t['{'], t['['] = skipOpen, skipOpen
+	t['}'], t[']'] = skipClose, skipClose
 	return t
 }()
 
@@ -937,24 +1000,21 @@ func (d *decoder) skipFast() error {
 	var objects [MaxDepth/64 + 1]uint64 // one bit per level: object or array
 	depth := 0
 	for i := d.pos; i < len(data); i++ {
+		for i < len(data) && skipClass[data[i]] == skipPlain {
+			i++
+		}
+		if i == len(data) {
+			break
+		}
 		c := data[i]
-		switch c {
-		case '"':
+		switch skipClass[c] {
+		case skipQuote:
 			j := i + 1
 			for {
-				// Short strings, most keys among them, end before a call to
-				// IndexByte would pay off.
-				k := j
-				for k < len(data) && k < j+16 && data[k] != '"' {
-					k++
-				}
-				if k == len(data) || data[k] != '"' {
-					n := bytes.IndexByte(data[k:], '"')
-					if n < 0 {
-						d.pos = len(data)
-						return d.unexpected("closing '\"' of a string")
-					}
-					k += n
+				k := quoteAt(data, j)
+				if k < 0 {
+					d.pos = len(data)
+					return d.unexpected("closing '\"' of a string")
 				}
 				bs := 0
 				for b := k - 1; b > i && data[b] == '\\'; b-- {
@@ -966,7 +1026,7 @@ func (d *decoder) skipFast() error {
 				}
 				j = k + 1
 			}
-		case '{', '[':
+		case skipOpen:
 			if d.depth+depth+1 > MaxDepth {
 				d.pos = i
 				return &syntaxError{Offset: d.base + i, Msg: errDepth.Error()}
@@ -977,7 +1037,7 @@ func (d *decoder) skipFast() error {
 				objects[depth/64] &^= 1 << (depth % 64)
 			}
 			depth++
-		case '}', ']':
+		case skipClose:
 			depth--
 			if isObj := objects[depth/64]&(1<<(depth%64)) != 0; isObj != (c == '}') {
 				d.pos = i
@@ -991,10 +1051,8 @@ func (d *decoder) skipFast() error {
 				return nil
 			}
 		default:
-			if !skipChars[c] {
-				d.pos = i
-				return d.errorf("invalid character %q in a JSON value", c)
-			}
+			d.pos = i
+			return d.errorf("invalid character %q in a JSON value", c)
 		}
 	}
 	d.pos = len(data)

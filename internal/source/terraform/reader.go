@@ -264,7 +264,7 @@ func guessConfig(data []byte, plan bool) (*configIndex, int) {
 		return none, -1
 	}
 	key := []byte(`"configuration":`)
-	at := bytes.LastIndex(data, key)
+	at := lastIndex(data, key)
 	if at < 0 {
 		return none, -1
 	}
@@ -280,6 +280,30 @@ func guessConfig(data []byte, plan bool) (*configIndex, int) {
 		return none, -1
 	}
 	return c, start
+}
+
+// lastIndex is bytes.LastIndex, searching chunks from the end forwards:
+// bytes.Index is vectorized, bytes.LastIndex is not, and the configuration
+// starts tens of megabytes before the end of a large plan.
+func lastIndex(data, key []byte) int {
+	const chunk = 1 << 20
+	for end := len(data); end > 0; end -= chunk {
+		start := max(0, end-chunk)
+		// An occurrence starting before end may run past it.
+		window := data[start:min(end+len(key)-1, len(data))]
+		last := -1
+		for off := 0; ; {
+			i := bytes.Index(window[off:], key)
+			if i < 0 {
+				break
+			}
+			last, off = off+i, off+i+1
+		}
+		if last >= 0 {
+			return start + last
+		}
+	}
+	return -1
 }
 
 // scan walks the document once, reading the small fields itself and handing
