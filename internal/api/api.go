@@ -17,6 +17,10 @@ const (
 	PathAuditKey   = "/v1/audit/key"
 	PathTokens     = "/v1/tokens"
 	PathHealth     = "/v1/health"
+	PathMeshConfig = "/v1/mesh/config"
+	PathSegPolicy  = "/v1/segment/policy"
+	PathSegFlows   = "/v1/segment/flows"
+	PathSegAlerts  = "/v1/segment/alerts"
 	MaxRequestSize = 1 << 20
 )
 
@@ -40,6 +44,11 @@ type JoinRequest struct {
 	// CertPublicKey is the PKIX DER key the node certificate certifies.
 	CertPublicKey      []byte `json:"cert_public_key"`
 	WireGuardPublicKey []byte `json:"wireguard_public_key"`
+	// Labels name the node for the segmentation policy (app, env, cloud,
+	// site, ...); Endpoints are the host:port addresses its WireGuard
+	// device is reached at (several: internet, private line, ...).
+	Labels    map[string]string `json:"labels,omitempty"`
+	Endpoints []string          `json:"endpoints,omitempty"`
 }
 
 // WrappedResponse carries a JoinResponse, encoded as JSON and possibly
@@ -64,6 +73,46 @@ type JoinResponse struct {
 	// ReattestEvery tells the agent how often to re-attest.
 	ReattestEvery Duration `json:"reattest_every"`
 	Warnings      []string `json:"warnings,omitempty"`
+	// MeshAddresses are the node's addresses in the mesh (CIDR, /128 and
+	// optionally /32).
+	MeshAddresses []string `json:"mesh_addresses,omitempty"`
+}
+
+// MeshConfig answers GET /v1/mesh/config (mutual TLS): what this node's
+// WireGuard device and segmentation filter need, and nothing about the
+// rest of the mesh. The call long-polls: with ?etag= of the config the
+// node has, it answers when the config changes (or after 30 s with 304).
+type MeshConfig struct {
+	ETag      string     `json:"etag"`
+	Addresses []string   `json:"addresses"`
+	Peers     []MeshPeer `json:"peers"`
+	// PSKs holds the pre-shared key per peer node id, a JSON object of
+	// node id to 32-byte key, sealed with HPKE to the node's key like its
+	// other keys (associated data: node id and ETag).
+	PSKs []byte `json:"psks"`
+	// PSKEpoch counts rotations of the pre-shared keys.
+	PSKEpoch uint64 `json:"psk_epoch"`
+	// Rules is the node's compiled rule set (segment.NodeRuleSet as
+	// JSON); null when no segmentation policy is applied: then the node
+	// has no peers.
+	Rules []byte `json:"rules"`
+}
+
+// MeshPeer is one WireGuard peer.
+type MeshPeer struct {
+	NodeID     string   `json:"node_id"`
+	PublicKey  []byte   `json:"public_key"`
+	AllowedIPs []string `json:"allowed_ips"`
+	Endpoints  []string `json:"endpoints"`
+}
+
+// SegmentPolicyResult answers PUT /v1/segment/policy.
+type SegmentPolicyResult struct {
+	Applied bool `json:"applied"`
+	// Failures are the policy's failing tests; a policy with failures is
+	// not applied.
+	Failures []string `json:"failures,omitempty"`
+	Nodes    int      `json:"nodes"`
 }
 
 // KeysRequest is POST /v1/nodes/{id}/keys, authenticated by the node's

@@ -65,6 +65,12 @@ func (s *Server) routes() {
 	h("GET "+api.PathTokens, s.role(s.handleTokens, api.RoleAdmin))
 	h("POST "+api.PathTokens, s.role(s.handleCreateToken, api.RoleAdmin))
 	h("DELETE "+api.PathTokens+"/{id}", s.role(s.handleDeleteToken, api.RoleAdmin))
+	h("GET "+api.PathMeshConfig, s.handleMeshConfig)
+	h("POST "+api.PathSegFlows, s.handlePostFlows)
+	h("GET "+api.PathSegFlows, s.role(s.handleGetFlows, api.RoleAdmin, api.RoleOperator, api.RoleAuditor))
+	h("GET "+api.PathSegAlerts, s.role(s.handleGetAlerts, api.RoleAdmin, api.RoleOperator, api.RoleAuditor))
+	h("PUT "+api.PathSegPolicy, s.role(s.handleSetPolicy, api.RoleAdmin))
+	h("GET "+api.PathSegPolicy, s.role(s.handleGetPolicy, api.RoleAdmin, api.RoleOperator, api.RoleAuditor))
 	s.mux = m
 }
 

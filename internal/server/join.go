@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -30,6 +31,7 @@ var (
 	nodeIDRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 	classRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 	requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	labelRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$`)
 )
 
 // allPurposes are the keys a node receives at join.
@@ -94,6 +96,22 @@ func checkJoinRequest(req *api.JoinRequest) error {
 	}
 	if len(req.WireGuardPublicKey) != 32 {
 		bad = append(bad, "wireguard_public_key (32 bytes)")
+	}
+	if len(req.Labels) > 32 {
+		bad = append(bad, "labels (at most 32)")
+	}
+	for k, v := range req.Labels {
+		if !labelRE.MatchString(k) || len(v) > 63 || strings.ContainsAny(v, "\x00\n") {
+			bad = append(bad, fmt.Sprintf("label %q (keys: letters, digits, '.', '_', '-', '/'; values at most 63 characters)", k))
+		}
+	}
+	if len(req.Endpoints) > 8 {
+		bad = append(bad, "endpoints (at most 8)")
+	}
+	for _, e := range req.Endpoints {
+		if _, err := netip.ParseAddrPort(e); err != nil {
+			bad = append(bad, fmt.Sprintf("endpoint %q (want IP:PORT)", e))
+		}
 	}
 	if len(bad) > 0 {
 		return errBadRequest("missing or malformed: %s", strings.Join(bad, ", "))
@@ -193,16 +211,6 @@ func (s *Server) join(ctx context.Context, req *api.JoinRequest) (*api.JoinRespo
 		ReattestEvery: api.Duration(s.d.ReattestEvery),
 		Warnings:      warnings,
 	}
-	plain, err := json.Marshal(resp)
-	if err != nil {
-		return nil, nil, err
-	}
-	wrapped := plain
-	if rw, ok := v.(attest.ResponseWrapper); ok {
-		if wrapped, err = rw.WrapResponse(claims, req.Evidence, plain); err != nil {
-			return nil, nil, fmt.Errorf("wrapping the join response: %w", err)
-		}
-	}
 
 	node := store.Node{
 		ID:                 req.NodeID,
@@ -226,6 +234,19 @@ func (s *Server) join(ctx context.Context, req *api.JoinRequest) (*api.JoinRespo
 		node.MeshAddress = prev.MeshAddress
 		kind = "reattest"
 	}
+	if node.MeshAddress == "" {
+		var addrs []string
+		for _, a := range s.mesh.addresses(req.NodeID, s.mesh.takenAddrs(req.NodeID)) {
+			addrs = append(addrs, a.String())
+		}
+		node.MeshAddress = strings.Join(addrs, ",")
+	}
+	if node.Mesh, err = json.Marshal(nodeMesh{Labels: req.Labels, Endpoints: req.Endpoints}); err != nil {
+		return nil, nil, err
+	}
+	if node.MeshAddress != "" {
+		resp.MeshAddresses = strings.Split(node.MeshAddress, ",")
+	}
 	details := map[string]string{
 		"variant":     req.Variant,
 		"cert_serial": node.CertSerial,
@@ -239,6 +260,16 @@ func (s *Server) join(ctx context.Context, req *api.JoinRequest) (*api.JoinRespo
 	}
 	if len(warnings) > 0 {
 		details["warnings"] = strings.Join(warnings, "; ")
+	}
+	plain, err := json.Marshal(resp)
+	if err != nil {
+		return nil, nil, err
+	}
+	wrapped := plain
+	if rw, ok := v.(attest.ResponseWrapper); ok {
+		if wrapped, err = rw.WrapResponse(claims, req.Evidence, plain); err != nil {
+			return nil, nil, fmt.Errorf("wrapping the join response: %w", err)
+		}
 	}
 	err = s.d.Store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.PutNode(ctx, node); err != nil {
@@ -261,6 +292,7 @@ func (s *Server) join(ctx context.Context, req *api.JoinRequest) (*api.JoinRespo
 	if err != nil {
 		return nil, nil, fmt.Errorf("recording the join: %w", err)
 	}
+	s.mesh.upsert(node)
 	s.d.Log.Info("node joined", "node", req.NodeID, "class", req.Class, "variant", req.Variant, "insecure", claims.Insecure, "reattest", known)
 	return resp, wrapped, nil
 }
@@ -307,7 +339,7 @@ func (s *Server) refuse(ctx context.Context, req *api.JoinRequest, authNode stri
 	now := s.d.Now()
 	detail := cause.Error()
 	s.d.Log.Warn("join refused", "node", req.NodeID, "class", req.Class, "variant", req.Variant, "reason", reason)
-	return s.d.Store.Update(ctx, func(tx store.Tx) error {
+	err := s.d.Store.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Append(ctx, audit.Record{Time: now, Type: "refusal", Node: req.NodeID, Class: req.Class, Actor: "node:" + req.NodeID, Reason: reason, RequestID: req.RequestID,
 			Details: map[string]string{"variant": req.Variant, "detail": detail}}); err != nil {
 			return err
@@ -317,6 +349,10 @@ func (s *Server) refuse(ctx context.Context, req *api.JoinRequest, authNode stri
 		}
 		return s.quarantineTx(ctx, tx, authNode, "re-attestation failed: "+reason, now)
 	})
+	if err == nil && authNode != "" && authNode == req.NodeID {
+		s.mesh.remove(authNode)
+	}
+	return err
 }
 
 func keyDigest(pub []byte) string {

@@ -158,6 +158,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.mesh.remove(id)
 	s.d.Log.Warn("node revoked", "node", id, "by", tok.Name)
 	return writeJSON(w, http.StatusOK, apiNode(out, false))
 }
@@ -247,6 +248,7 @@ func (s *Server) SweepOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		s.mesh.remove(id)
 		s.d.Log.Warn("node quarantined: missed re-attestation", "node", id)
 	}
 	return nil

@@ -56,6 +56,8 @@ type Deps struct {
 	CheckpointEvery time.Duration
 	// AllowInsecure accepts the insecure variant without reference values.
 	AllowInsecure bool
+	// Mesh configures the mesh addresses and pre-shared keys.
+	Mesh MeshOptions
 }
 
 // Server is the control plane.
@@ -63,6 +65,7 @@ type Server struct {
 	d      Deps
 	nonces *nonces
 	mux    *http.ServeMux
+	mesh   *mesh
 	// joinMu serialises the work of one node id so two joins for the same
 	// node cannot interleave between check and write.
 	joinMu keyedMutex
@@ -89,7 +92,10 @@ func New(d Deps) (*Server, error) {
 	def(&d.ReattestEvery, time.Hour)
 	def(&d.ReattestGrace, 5*time.Minute)
 	def(&d.CheckpointEvery, 10*time.Second)
-	s := &Server{d: d, nonces: newNonces(d.NonceTTL, d.Now)}
+	s := &Server{d: d, nonces: newNonces(d.NonceTTL, d.Now), mesh: newMesh(d.Mesh)}
+	if err := s.loadMesh(context.Background()); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }

@@ -33,7 +33,7 @@ const (
 )
 
 const (
-	nodeColumns  = `id, class, variant, insecure, hardware_id, status, hpke_public_key, cert_public_key, wireguard_public_key, cert_serial, cert_not_after, claims, joined_at, last_attested_at, status_reason, mesh_address`
+	nodeColumns  = `id, class, variant, insecure, hardware_id, status, hpke_public_key, cert_public_key, wireguard_public_key, cert_serial, cert_not_after, claims, joined_at, last_attested_at, status_reason, mesh_address, mesh`
 	entryColumns = `seq, time_s, time_ns, type, node, class, actor, reason, request_id, details, prev, hash`
 )
 
@@ -50,13 +50,13 @@ var querySQL = [numQueries]string{
 	qCheckpoints:   `SELECT seq, hash, time_s, time_ns, key_id, signature FROM audit_checkpoints ORDER BY seq, id`,
 	qMeta:          `SELECT value FROM meta WHERE key = ?`,
 
-	qPutNode: `INSERT INTO nodes (` + nodeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	qPutNode: `INSERT INTO nodes (` + nodeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET class = excluded.class, variant = excluded.variant, insecure = excluded.insecure,
 		hardware_id = excluded.hardware_id, status = excluded.status, hpke_public_key = excluded.hpke_public_key,
 		cert_public_key = excluded.cert_public_key, wireguard_public_key = excluded.wireguard_public_key,
 		cert_serial = excluded.cert_serial, cert_not_after = excluded.cert_not_after, claims = excluded.claims,
 		joined_at = excluded.joined_at, last_attested_at = excluded.last_attested_at,
-		status_reason = excluded.status_reason, mesh_address = excluded.mesh_address`,
+		status_reason = excluded.status_reason, mesh_address = excluded.mesh_address, mesh = excluded.mesh`,
 	qPutToken: `INSERT INTO tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, hash = excluded.hash, created_at = excluded.created_at`,
 	qDeleteToken:   `DELETE FROM tokens WHERE id = ?`,

@@ -341,7 +341,7 @@ func (t *sqliteTx) PutNode(ctx context.Context, n Node) error {
 	_, err := t.stmt(ctx, qPutNode).ExecContext(ctx,
 		n.ID, n.Class, n.Variant, n.Insecure, n.HardwareID, n.Status,
 		blob(n.HPKEPublicKey), blob(n.CertPublicKey), blob(n.WireGuardPublicKey),
-		n.CertSerial, notAfter, blob(n.Claims), joined, attested, n.StatusReason, n.MeshAddress)
+		n.CertSerial, notAfter, blob(n.Claims), joined, attested, n.StatusReason, n.MeshAddress, blob(n.Mesh))
 	if err != nil {
 		return fmt.Errorf("storing node %q: %w", n.ID, err)
 	}
@@ -575,13 +575,13 @@ func scanNode(s scanner) (Node, error) {
 	var notAfter, joined, attested sql.NullInt64
 	err := s.Scan(&n.ID, &n.Class, &n.Variant, &n.Insecure, &n.HardwareID, &n.Status,
 		&n.HPKEPublicKey, &n.CertPublicKey, &n.WireGuardPublicKey,
-		&n.CertSerial, &notAfter, &n.Claims, &joined, &attested, &n.StatusReason, &n.MeshAddress)
+		&n.CertSerial, &notAfter, &n.Claims, &joined, &attested, &n.StatusReason, &n.MeshAddress, &n.Mesh)
 	if err != nil {
 		return Node{}, err
 	}
 	n.CertNotAfter, n.JoinedAt, n.LastAttestedAt = fromNanos(notAfter), fromNanos(joined), fromNanos(attested)
-	n.HPKEPublicKey, n.CertPublicKey, n.WireGuardPublicKey, n.Claims =
-		unblob(n.HPKEPublicKey), unblob(n.CertPublicKey), unblob(n.WireGuardPublicKey), unblob(n.Claims)
+	n.HPKEPublicKey, n.CertPublicKey, n.WireGuardPublicKey, n.Claims, n.Mesh =
+		unblob(n.HPKEPublicKey), unblob(n.CertPublicKey), unblob(n.WireGuardPublicKey), unblob(n.Claims), unblob(n.Mesh)
 	return n, nil
 }
 

@@ -60,7 +60,11 @@ type Node struct {
 	JoinedAt, LastAttestedAt time.Time
 	// StatusReason says why a node is quarantined or revoked.
 	StatusReason string
-	MeshAddress  string
+	// MeshAddress is the node's mesh address(es), comma-separated.
+	MeshAddress string
+	// Mesh is the node's mesh membership as JSON (labels, endpoints), as
+	// the server defines it.
+	Mesh []byte
 }
 
 // Token is an API token. Only the SHA-256 of the secret is stored.

@@ -1,0 +1,524 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hoheit/hoheit/internal/api"
+	"github.com/hoheit/hoheit/internal/audit"
+	"github.com/hoheit/hoheit/internal/keys"
+	"github.com/hoheit/hoheit/internal/segment"
+	"github.com/hoheit/hoheit/internal/store"
+)
+
+// MeshOptions configure the mesh the server hands out.
+type MeshOptions struct {
+	// IPv6 is the ULA prefix node addresses are taken from; IPv4, when
+	// valid, gives each node a second address.
+	IPv6, IPv4 netip.Prefix
+	// RotateEvery rotates every pair's pre-shared key.
+	RotateEvery time.Duration
+	// LongPoll is how long a config request waits for a change (30s).
+	LongPoll time.Duration
+}
+
+// DefaultMeshIPv6 is the mesh's default ULA prefix.
+var DefaultMeshIPv6 = netip.MustParsePrefix("fd68:6f68:6569::/48")
+
+// nodeMesh is what a node declared at join, kept in store.Node.Mesh.
+type nodeMesh struct {
+	Labels    map[string]string `json:"labels,omitempty"`
+	Endpoints []string          `json:"endpoints,omitempty"`
+}
+
+// mesh is the server's view of the mesh: the compiled segmentation policy
+// over the active nodes, and a broadcast that wakes every waiting config
+// request when anything changes.
+type mesh struct {
+	opts MeshOptions
+	mu   sync.Mutex
+	// comp is nil until a policy is applied; without one no node has peers.
+	comp  *segment.Compiler
+	nodes map[string]segment.Node
+	// changed is closed and replaced on every change.
+	changed chan struct{}
+	flows   map[segment.FlowKey]segment.FlowRecord
+	alerts  []segment.Alert
+}
+
+func newMesh(o MeshOptions) *mesh {
+	if !o.IPv6.IsValid() {
+		o.IPv6 = DefaultMeshIPv6
+	}
+	if o.RotateEvery <= 0 {
+		o.RotateEvery = time.Hour
+	}
+	if o.LongPoll <= 0 {
+		o.LongPoll = 30 * time.Second
+	}
+	return &mesh{opts: o, nodes: map[string]segment.Node{}, changed: make(chan struct{}), flows: map[segment.FlowKey]segment.FlowRecord{}}
+}
+
+// wakeLocked wakes every waiting config request.
+func (m *mesh) wakeLocked() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// addresses returns a node's mesh addresses: derived from its id, probing
+// past collisions with other nodes.
+func (m *mesh) addresses(id string, taken map[netip.Addr]bool) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range []netip.Prefix{m.opts.IPv6, m.opts.IPv4} {
+		if !p.IsValid() {
+			continue
+		}
+		for i := uint32(0); ; i++ {
+			a := hostIn(p, id, i)
+			if a.IsValid() && !taken[a] {
+				out = append(out, netip.PrefixFrom(a, a.BitLen()))
+				break
+			}
+			if i > 1<<16 {
+				break // the prefix is full
+			}
+		}
+	}
+	return out
+}
+
+// hostIn picks the host part of an address in p from a hash of id and try.
+func hostIn(p netip.Prefix, id string, try uint32) netip.Addr {
+	h := sha256.New()
+	h.Write([]byte("hoheit mesh address v1\x00" + id))
+	binary.Write(h, binary.BigEndian, try)
+	sum := h.Sum(nil)
+	b := p.Masked().Addr().AsSlice()
+	bits := p.Bits()
+	for i := range b {
+		if i*8 >= bits {
+			b[i] = sum[i]
+		} else if i*8+8 > bits {
+			keep := byte(0xff) << (8 - (bits - i*8))
+			b[i] = b[i]&keep | sum[i]&^keep
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	// Avoid the network and (IPv4) broadcast addresses.
+	last := b[len(b)-1]
+	if a == p.Masked().Addr() || (a.Is4() && last == 0xff) || last == 0 {
+		return netip.Addr{}
+	}
+	return a
+}
+
+// load fills the mesh from the store: the active nodes and the applied
+// policy.
+func (s *Server) loadMesh(ctx context.Context) error {
+	var policy []byte
+	var nodes []store.Node
+	err := s.d.Store.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		if nodes, err = tx.Nodes(ctx); err != nil {
+			return err
+		}
+		policy, err = tx.Meta(ctx, metaSegmentPolicy)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	m := s.mesh
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range nodes {
+		if n.Status == statusActive {
+			m.nodes[n.ID] = segNode(n)
+		}
+	}
+	if policy != nil {
+		p, err := segment.ParsePolicy(policy)
+		if err != nil {
+			return fmt.Errorf("the stored segmentation policy: %w", err)
+		}
+		if m.comp, err = segment.NewCompiler(p, m.inventoryLocked()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const metaSegmentPolicy = "segment.policy"
+
+func segNode(n store.Node) segment.Node {
+	var nm nodeMesh
+	json.Unmarshal(n.Mesh, &nm)
+	sn := segment.Node{ID: segment.NodeID(n.ID), Labels: nm.Labels}
+	for _, a := range strings.Split(n.MeshAddress, ",") {
+		if p, err := netip.ParsePrefix(a); err == nil {
+			sn.Addresses = append(sn.Addresses, p)
+		}
+	}
+	return sn
+}
+
+func (m *mesh) inventoryLocked() segment.Inventory {
+	inv := segment.Inventory{}
+	for _, n := range m.nodes {
+		inv.Nodes = append(inv.Nodes, n)
+	}
+	sort.Slice(inv.Nodes, func(i, j int) bool { return inv.Nodes[i].ID < inv.Nodes[j].ID })
+	return inv
+}
+
+// upsert and remove keep the mesh in step with node status; both wake
+// waiting config requests.
+func (m *mesh) upsert(n store.Node) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sn := segNode(n)
+	m.nodes[n.ID] = sn
+	if m.comp != nil {
+		if _, err := m.comp.Update(segment.UpsertNode{Node: sn}); err != nil {
+			return
+		}
+	}
+	m.wakeLocked()
+}
+
+func (m *mesh) remove(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.nodes[id]; !ok {
+		return
+	}
+	delete(m.nodes, id)
+	if m.comp != nil {
+		m.comp.Update(segment.RemoveNode{ID: segment.NodeID(id)})
+	}
+	m.wakeLocked()
+}
+
+// takenAddrs lists addresses in use by nodes other than id.
+func (m *mesh) takenAddrs(id string) map[netip.Addr]bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[netip.Addr]bool{}
+	for nid, n := range m.nodes {
+		if nid == id {
+			continue
+		}
+		for _, a := range n.Addresses {
+			out[a.Addr()] = true
+		}
+	}
+	return out
+}
+
+// epoch is the number of the current pre-shared key period.
+func (s *Server) epoch() uint64 {
+	return uint64(s.d.Now().UnixNano() / int64(s.mesh.opts.RotateEvery))
+}
+
+// configFor builds a node's mesh config; it returns the config without
+// its sealed keys, and the plaintext pre-shared keys by peer.
+func (s *Server) configFor(ctx context.Context, n store.Node) (*api.MeshConfig, map[string][]byte, error) {
+	m := s.mesh
+	m.mu.Lock()
+	self := m.nodes[n.ID]
+	var rs *segment.NodeRuleSet
+	if m.comp != nil {
+		rs, _ = m.comp.RuleSet(segment.NodeID(n.ID))
+	}
+	var peerIDs []string
+	if rs != nil {
+		if rs.AllPeers {
+			for id := range m.nodes {
+				if id != n.ID {
+					peerIDs = append(peerIDs, id)
+				}
+			}
+		} else {
+			for _, p := range rs.Peers {
+				peerIDs = append(peerIDs, string(p.Node))
+			}
+		}
+	}
+	m.mu.Unlock()
+	slices.Sort(peerIDs)
+
+	cfg := &api.MeshConfig{PSKEpoch: s.epoch(), Peers: []api.MeshPeer{}}
+	for _, a := range self.Addresses {
+		cfg.Addresses = append(cfg.Addresses, a.String())
+	}
+	if rs != nil {
+		var err error
+		if cfg.Rules, err = json.Marshal(rs); err != nil {
+			return nil, nil, err
+		}
+	}
+	psks := map[string][]byte{}
+	var peers []store.Node
+	if err := s.d.Store.View(ctx, func(tx store.ReadTx) error {
+		for _, id := range peerIDs {
+			p, err := tx.Node(ctx, id)
+			if err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				return err
+			}
+			peers = append(peers, p)
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	for _, p := range peers {
+		if p.Status != statusActive {
+			continue
+		}
+		var nm nodeMesh
+		json.Unmarshal(p.Mesh, &nm)
+		mp := api.MeshPeer{NodeID: p.ID, PublicKey: p.WireGuardPublicKey, Endpoints: nm.Endpoints}
+		for _, a := range strings.Split(p.MeshAddress, ",") {
+			if a != "" {
+				mp.AllowedIPs = append(mp.AllowedIPs, a)
+			}
+		}
+		cfg.Peers = append(cfg.Peers, mp)
+		psk, err := s.pairPSK(ctx, n.ID, p.ID, cfg.PSKEpoch)
+		if err != nil {
+			return nil, nil, err
+		}
+		psks[p.ID] = psk
+	}
+	// The ETag covers everything but the sealed keys (sealing is
+	// randomised); the epoch stands for the keys.
+	tag, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	sum := sha256.Sum256(tag)
+	cfg.ETag = hex.EncodeToString(sum[:16])
+	return cfg, psks, nil
+}
+
+// pairPSK derives the pre-shared key of a node pair for an epoch: the same
+// for both ends, different for every pair and period.
+func (s *Server) pairPSK(ctx context.Context, a, b string, epoch uint64) ([]byte, error) {
+	if a > b {
+		a, b = b, a
+	}
+	info := fmt.Appendf(nil, "%s\x00%s\x00%d", a, b, epoch)
+	return s.d.Keys.Derive(ctx, keys.NodeKeyLabelPrefix+"mesh-psk", info, 32)
+}
+
+// handleMeshConfig answers a node's config request, long-polling while
+// the node's config equals the ETag it sent.
+func (s *Server) handleMeshConfig(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.nodeFromCert(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	have := r.URL.Query().Get("etag")
+	deadline := time.NewTimer(s.mesh.opts.LongPoll)
+	defer deadline.Stop()
+	nextEpoch := time.NewTimer(time.Until(time.Unix(0, int64(s.epoch()+1)*int64(s.mesh.opts.RotateEvery))) + 10*time.Millisecond)
+	defer nextEpoch.Stop()
+	for {
+		s.mesh.mu.Lock()
+		changed := s.mesh.changed
+		s.mesh.mu.Unlock()
+		if n, err = s.node(ctx, n.ID); err != nil {
+			return err
+		}
+		if n.Status != statusActive {
+			return errForbidden("node %s is %s", n.ID, n.Status)
+		}
+		cfg, psks, err := s.configFor(ctx, n)
+		if err != nil {
+			return err
+		}
+		if cfg.ETag != have {
+			bundle, err := json.Marshal(psks)
+			if err != nil {
+				return err
+			}
+			cfg.PSKs, err = keys.Seal(n.HPKEPublicKey, n.ID, cfg.ETag, bundle)
+			clear(bundle)
+			for _, k := range psks {
+				clear(k)
+			}
+			if err != nil {
+				return err
+			}
+			return writeJSON(w, http.StatusOK, cfg)
+		}
+		select {
+		case <-changed:
+		case <-nextEpoch.C:
+		case <-deadline.C:
+			w.WriteHeader(http.StatusNotModified)
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// handleSetPolicy applies a segmentation policy: refused, with the failing
+// tests, when its tests section fails.
+func (s *Server) handleSetPolicy(w http.ResponseWriter, r *http.Request) error {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return errBadRequest("reading the policy: %v", err)
+	}
+	p, err := segment.ParsePolicy(data)
+	if err != nil {
+		return errBadRequest("%v", err)
+	}
+	if fails := p.RunTests(); len(fails) > 0 {
+		res := api.SegmentPolicyResult{}
+		for _, f := range fails {
+			res.Failures = append(res.Failures, f.Error())
+		}
+		return writeJSON(w, http.StatusUnprocessableEntity, res)
+	}
+	ctx := r.Context()
+	now := s.d.Now()
+	sum := sha256.Sum256(data)
+	m := s.mesh
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var comp *segment.Compiler
+	if m.comp == nil {
+		if comp, err = segment.NewCompiler(p, m.inventoryLocked()); err != nil {
+			return errBadRequest("compiling the policy: %v", err)
+		}
+	}
+	err = s.d.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.SetMeta(ctx, metaSegmentPolicy, data); err != nil {
+			return err
+		}
+		_, err := tx.Append(ctx, audit.Record{Time: now, Type: "segment-policy", Actor: "token:" + tokenFrom(ctx).Name,
+			Details: map[string]string{"sha256": hex.EncodeToString(sum[:]), "rules": fmt.Sprint(len(p.Rules))}})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if comp != nil {
+		m.comp = comp
+	} else if _, err := m.comp.Update(segment.SetPolicy{Policy: p}); err != nil {
+		return err
+	}
+	m.wakeLocked()
+	return writeJSON(w, http.StatusOK, api.SegmentPolicyResult{Applied: true, Nodes: len(m.nodes)})
+}
+
+func (s *Server) handleGetPolicy(w http.ResponseWriter, r *http.Request) error {
+	var data []byte
+	err := s.d.Store.View(r.Context(), func(tx store.ReadTx) error {
+		var err error
+		data, err = tx.Meta(r.Context(), metaSegmentPolicy)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound("no segmentation policy is applied")
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	_, err = w.Write(data)
+	return err
+}
+
+// maxFlows bounds the server's flow table.
+const maxFlows = 100000
+
+// handlePostFlows takes a node's flow records; flows its filter dropped or
+// let pass outside the policy become alerts.
+func (s *Server) handlePostFlows(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.nodeFromCert(r)
+	if err != nil {
+		return err
+	}
+	var recs []segment.FlowRecord
+	if err := readJSON(r, &recs); err != nil {
+		return err
+	}
+	m := s.mesh
+	m.mu.Lock()
+	for _, rec := range recs {
+		rec.Node = segment.NodeID(n.ID)
+		if m.comp != nil {
+			rec = m.comp.ResolveFlow(rec)
+		}
+		k := rec.FlowKey
+		old, ok := m.flows[k]
+		if !ok && len(m.flows) >= maxFlows {
+			continue
+		}
+		if ok {
+			old.Count += rec.Count
+			if rec.LastSeen.After(old.LastSeen) {
+				old.LastSeen = rec.LastSeen
+			}
+			rec = old
+		}
+		m.flows[k] = rec
+		if rec.Verdict != segment.Allow && !ok {
+			a := segment.Alert{Time: rec.FirstSeen, Node: rec.Node, Flow: rec.FlowKey, Src: rec.SrcAddr, Dst: rec.DstAddr, DstPort: rec.Port}
+			m.alerts = append(m.alerts, a)
+			if len(m.alerts) > 10000 {
+				m.alerts = m.alerts[len(m.alerts)-10000:]
+			}
+			s.d.Log.Warn("segmentation violation", "node", n.ID, "src", rec.Src, "dst", rec.Dst, "proto", rec.Proto.String(), "port", rec.Port, "verdict", rec.Verdict.String())
+		}
+	}
+	m.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleGetFlows(w http.ResponseWriter, r *http.Request) error {
+	m := s.mesh
+	m.mu.Lock()
+	out := make([]segment.FlowRecord, 0, len(m.flows))
+	for _, f := range m.flows {
+		out = append(out, f)
+	}
+	m.mu.Unlock()
+	segment.SortFlows(out)
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleGetAlerts(w http.ResponseWriter, r *http.Request) error {
+	m := s.mesh
+	m.mu.Lock()
+	out := slices.Clone(m.alerts)
+	m.mu.Unlock()
+	if out == nil {
+		out = []segment.Alert{}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
