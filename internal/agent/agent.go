@@ -29,6 +29,8 @@ import (
 	"github.com/hoheit/hoheit/internal/api"
 	"github.com/hoheit/hoheit/internal/attest"
 	"github.com/hoheit/hoheit/internal/keys"
+	"github.com/hoheit/hoheit/internal/mesh"
+	"github.com/hoheit/hoheit/internal/segment"
 )
 
 // Config says where and as what the agent joins.
@@ -45,6 +47,8 @@ type Config struct {
 	Log    *slog.Logger
 	// Timeout bounds each call to the server (30s).
 	Timeout time.Duration
+	// Mesh, when set, brings up the node's mesh after it joined.
+	Mesh *MeshConfig
 }
 
 // Agent holds a node's keys and identity.
@@ -64,6 +68,12 @@ type Agent struct {
 	insecure bool
 	reattest time.Duration
 	warnings []string
+	meshAddr []string
+
+	longClient *http.Client
+	filter     *segment.Filter
+	dev        mesh.Device
+	meshETag   string
 }
 
 // New makes the agent's key pairs; nothing is sent yet.
@@ -116,6 +126,7 @@ func New(cfg Config) (*Agent, error) {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	a.client = &http.Client{Transport: a.tr, Timeout: cfg.Timeout}
+	a.longClient = &http.Client{Transport: a.tr}
 	return a, nil
 }
 
@@ -188,6 +199,9 @@ func (a *Agent) Join(ctx context.Context) error {
 		NodeID: a.cfg.NodeID, Class: a.cfg.Class, Variant: a.cfg.Issuer.Variant(), Nonce: nr.Nonce, Evidence: ev, RequestID: reqID,
 		HPKEPublicKey: b.HPKEPublicKey, CertPublicKey: certPub, WireGuardPublicKey: b.WireGuardPublicKey,
 	}
+	if m := a.cfg.Mesh; m != nil {
+		req.Labels, req.Endpoints = m.Labels, m.Endpoints
+	}
 	var wr api.WrappedResponse
 	if err := a.call(ctx, http.MethodPost, api.PathJoin, req, &wr); err != nil {
 		return err
@@ -226,6 +240,7 @@ func (a *Agent) Join(ctx context.Context) error {
 	a.insecure = resp.Insecure
 	a.reattest = time.Duration(resp.ReattestEvery)
 	a.warnings = resp.Warnings
+	a.meshAddr = resp.MeshAddresses
 	a.mu.Unlock()
 	// Connections authenticated with the old certificate are dropped.
 	a.tr.CloseIdleConnections()
@@ -284,11 +299,33 @@ func (a *Agent) FetchKeysOf(ctx context.Context, id string, purposes ...string) 
 }
 
 // Run joins and then re-attests on the server's schedule until ctx ends.
-// A failed attempt is retried with backoff; the keys stay in memory.
+// A failed attempt is retried with backoff; the keys stay in memory. With
+// a mesh configured, the mesh comes up after the first join.
 func (a *Agent) Run(ctx context.Context) error {
 	backoff := time.Second
+	meshStarted := false
+	var meshDone chan error
+	defer func() {
+		if meshDone != nil {
+			<-meshDone
+		}
+	}()
 	for {
 		err := a.Join(ctx)
+		if err == nil && !meshStarted && a.cfg.Mesh != nil {
+			meshStarted = true
+			a.mu.RLock()
+			addrs := a.meshAddr
+			a.mu.RUnlock()
+			meshDone = make(chan error, 1)
+			go func() {
+				err := a.runMesh(ctx, addrs)
+				if err != nil {
+					a.cfg.Log.Error("mesh stopped", "err", err)
+				}
+				meshDone <- err
+			}()
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -364,6 +401,9 @@ func (a *Agent) call(ctx context.Context, method, path string, in, out any) erro
 			return &RefusedError{Status: resp.StatusCode, Body: e.Error}
 		}
 		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if out == nil {
+		return nil
 	}
 	return json.Unmarshal(data, out)
 }

@@ -47,7 +47,7 @@ type nodeMesh struct {
 // mesh is the server's view of the mesh: the compiled segmentation policy
 // over the active nodes, and a broadcast that wakes every waiting config
 // request when anything changes.
-type mesh struct {
+type meshState struct {
 	opts MeshOptions
 	mu   sync.Mutex
 	// comp is nil until a policy is applied; without one no node has peers.
@@ -59,7 +59,7 @@ type mesh struct {
 	alerts  []segment.Alert
 }
 
-func newMesh(o MeshOptions) *mesh {
+func newMesh(o MeshOptions) *meshState {
 	if !o.IPv6.IsValid() {
 		o.IPv6 = DefaultMeshIPv6
 	}
@@ -69,18 +69,18 @@ func newMesh(o MeshOptions) *mesh {
 	if o.LongPoll <= 0 {
 		o.LongPoll = 30 * time.Second
 	}
-	return &mesh{opts: o, nodes: map[string]segment.Node{}, changed: make(chan struct{}), flows: map[segment.FlowKey]segment.FlowRecord{}}
+	return &meshState{opts: o, nodes: map[string]segment.Node{}, changed: make(chan struct{}), flows: map[segment.FlowKey]segment.FlowRecord{}}
 }
 
 // wakeLocked wakes every waiting config request.
-func (m *mesh) wakeLocked() {
+func (m *meshState) wakeLocked() {
 	close(m.changed)
 	m.changed = make(chan struct{})
 }
 
 // addresses returns a node's mesh addresses: derived from its id, probing
 // past collisions with other nodes.
-func (m *mesh) addresses(id string, taken map[netip.Addr]bool) []netip.Prefix {
+func (m *meshState) addresses(id string, taken map[netip.Addr]bool) []netip.Prefix {
 	var out []netip.Prefix
 	for _, p := range []netip.Prefix{m.opts.IPv6, m.opts.IPv4} {
 		if !p.IsValid() {
@@ -178,7 +178,7 @@ func segNode(n store.Node) segment.Node {
 	return sn
 }
 
-func (m *mesh) inventoryLocked() segment.Inventory {
+func (m *meshState) inventoryLocked() segment.Inventory {
 	inv := segment.Inventory{}
 	for _, n := range m.nodes {
 		inv.Nodes = append(inv.Nodes, n)
@@ -189,7 +189,7 @@ func (m *mesh) inventoryLocked() segment.Inventory {
 
 // upsert and remove keep the mesh in step with node status; both wake
 // waiting config requests.
-func (m *mesh) upsert(n store.Node) {
+func (m *meshState) upsert(n store.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	sn := segNode(n)
@@ -202,7 +202,7 @@ func (m *mesh) upsert(n store.Node) {
 	m.wakeLocked()
 }
 
-func (m *mesh) remove(id string) {
+func (m *meshState) remove(id string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.nodes[id]; !ok {
@@ -216,7 +216,7 @@ func (m *mesh) remove(id string) {
 }
 
 // takenAddrs lists addresses in use by nodes other than id.
-func (m *mesh) takenAddrs(id string) map[netip.Addr]bool {
+func (m *meshState) takenAddrs(id string) map[netip.Addr]bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := map[netip.Addr]bool{}

@@ -65,7 +65,7 @@ type Server struct {
 	d      Deps
 	nonces *nonces
 	mux    *http.ServeMux
-	mesh   *mesh
+	mesh   *meshState
 	// joinMu serialises the work of one node id so two joins for the same
 	// node cannot interleave between check and write.
 	joinMu keyedMutex

@@ -1,0 +1,215 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoheit/hoheit/internal/agent"
+	"github.com/hoheit/hoheit/internal/api"
+	"github.com/hoheit/hoheit/internal/attest/insecure"
+	"github.com/hoheit/hoheit/internal/mesh"
+	"github.com/hoheit/hoheit/internal/segment"
+)
+
+func freeUDPPort(t testing.TB) uint16 {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// meshNode is an agent with a netstack mesh device.
+type meshNode struct {
+	a    *agent.Agent
+	addr netip.Addr
+}
+
+func (h *harness) startMeshNode(ctx context.Context, id string, labels map[string]string) *meshNode {
+	h.t.Helper()
+	port := freeUDPPort(h.t)
+	a, err := agent.New(agent.Config{
+		Server: h.url, CA: h.caPEM, NodeID: id, Class: "dev", Issuer: insecure.Issuer{},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Mesh: &agent.MeshConfig{Datapath: mesh.Netstack, ListenPort: port, Labels: labels,
+			Endpoints: []string{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String()}, FlowsEvery: time.Hour},
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	go a.Run(ctx)
+	h.t.Cleanup(a.Close)
+	deadline := time.Now().Add(20 * time.Second)
+	for a.MeshDevice() == nil || a.MeshETag() == "" {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s: mesh did not come up", id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	addrs := a.MeshAddresses()
+	p, err := netip.ParsePrefix(addrs[0])
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &meshNode{a: a, addr: p.Addr()}
+}
+
+func (h *harness) putPolicy(policy []byte) (int, api.SegmentPolicyResult) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, h.url+api.PathSegPolicy, bytes.NewReader(policy))
+	req.Header.Set("Authorization", "Bearer "+h.admin)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var res api.SegmentPolicyResult
+	json.NewDecoder(resp.Body).Decode(&res)
+	return resp.StatusCode, res
+}
+
+// waitETagChange waits until the node's mesh config changes from old.
+func waitETagChange(t *testing.T, n *meshNode, old string, within time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for n.a.MeshETag() == old {
+		if time.Since(start) > within {
+			t.Fatalf("mesh config did not change within %v", within)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestMeshSegmentation: attested agents on netstack form a WireGuard mesh
+// over 127.0.0.1 with real handshakes; the segmentation policy lets web
+// reach pricelist on tcp/8080, drops and reports web -> customer-db:5432,
+// and a revocation removes the node from its peers at once.
+func TestMeshSegmentation(t *testing.T) {
+	h := newHarness(t, harnessOpts{allowInsecure: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	policy, err := os.ReadFile("../../examples/segment/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A policy whose tests fail is refused, and says which.
+	broken := bytes.Replace(policy, []byte("  - web -> customer-db:5432 deny"), []byte("  - web -> customer-db:5432 allow"), 1)
+	if st, res := h.putPolicy(broken); st != http.StatusUnprocessableEntity || res.Applied || len(res.Failures) != 1 || !strings.Contains(res.Failures[0], "customer-db:5432") {
+		t.Fatalf("a policy with a failing test: status %d %+v", st, res)
+	}
+	if st, res := h.putPolicy(policy); st != 200 || !res.Applied {
+		t.Fatalf("apply: %d %+v", st, res)
+	}
+
+	web := h.startMeshNode(ctx, "web-1", map[string]string{"app": "web", "env": "prod", "cloud": "aws"})
+	price := h.startMeshNode(ctx, "pricelist-1", map[string]string{"app": "pricelist", "env": "prod", "cloud": "azure"})
+	db := h.startMeshNode(ctx, "customer-db-1", map[string]string{"app": "customer-db", "env": "prod", "site": "dc-berlin"})
+	_ = db
+
+	nsOf := func(n *meshNode) *mesh.NetstackDevice { return n.a.MeshDevice().(*mesh.NetstackDevice) }
+	serve := func(n *meshNode, port uint16) {
+		ln, err := nsOf(n).Net().ListenTCPAddrPort(netip.AddrPortFrom(n.addr, port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() { io.Copy(c, c); c.Close() }()
+			}
+		}()
+	}
+	serve(price, 8080)
+	serve(db, 5432)
+	dial := func(from, to *meshNode, port uint16, within time.Duration) error {
+		dctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		c, err := nsOf(from).Net().DialContextTCPAddrPort(dctx, netip.AddrPortFrom(to.addr, port))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(within))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		buf := make([]byte, 4)
+		_, err = io.ReadFull(c, buf)
+		return err
+	}
+
+	// web -> pricelist:8080 works (the first dial waits for the peers'
+	// configs and the WireGuard handshake).
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := dial(web, price, 8080, 2*time.Second)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("web -> pricelist:8080: %v", err)
+		}
+	}
+	// The attack: web -> customer-db:5432 is dropped ...
+	if err := dial(web, db, 5432, 1500*time.Millisecond); err == nil {
+		t.Fatal("web reached customer-db:5432")
+	}
+	// ... and reported.
+	if err := web.a.ShipFlows(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var alerts []segment.Alert
+	if st := h.getJSON(api.PathSegAlerts, &alerts); st != 200 {
+		t.Fatalf("alerts: %d", st)
+	}
+	found := false
+	for _, a := range alerts {
+		if a.Node == "web-1" && a.Flow.Port == 5432 && a.Flow.Verdict == segment.Drop {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no alert for web -> customer-db:5432 in %+v", alerts)
+	}
+
+	// Revocation reaches web within 1 s and removes pricelist as a peer.
+	old := web.a.MeshETag()
+	start := time.Now()
+	if st, e := h.postAdmin(api.PathNodes+"/pricelist-1/revoke", api.RevokeRequest{Reason: "compromised"}); st != 200 {
+		t.Fatalf("revoke: %d %+v", st, e)
+	}
+	waitETagChange(t, web, old, time.Second)
+	t.Logf("revocation applied on web %v after the admin's call", time.Since(start))
+	if err := dial(web, price, 8080, time.Second); err == nil {
+		t.Fatal("web still reaches the revoked pricelist")
+	}
+}
+
+func (h *harness) getJSON(path string, out any) int {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+h.admin)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(out)
+	return resp.StatusCode
+}
