@@ -19,12 +19,18 @@ import (
 	"github.com/hoheit/hoheit/internal/attest/tdx"
 	"github.com/hoheit/hoheit/internal/attest/tpm"
 	"github.com/hoheit/hoheit/internal/luks"
+	"github.com/hoheit/hoheit/internal/mesh"
 )
 
 // agentFlags are the flags every agent command shares: where to join and
 // how to prove the node's state.
 type agentFlags struct {
 	server, caFile, class, variant, name, tpmDev, eventLog, logLevel string
+
+	meshDatapath string
+	meshPort     uint16
+	labels       []string
+	endpoints    []string
 }
 
 func (f *agentFlags) register(c *cobra.Command) {
@@ -37,6 +43,34 @@ func (f *agentFlags) register(c *cobra.Command) {
 	fl.StringVar(&f.tpmDev, "tpm", "/dev/tpmrm0", "with --attestation tpm: the TPM device, or tcp://HOST:PORT of a swtpm")
 	fl.StringVar(&f.eventLog, "event-log", "/sys/kernel/security/tpm0/binary_bios_measurements", "with --attestation tpm: the TCG event log")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// registerMesh adds the mesh flags (only 'hoheit agent' runs the mesh).
+func (f *agentFlags) registerMesh(c *cobra.Command) {
+	fl := c.Flags()
+	fl.StringVar(&f.meshDatapath, "mesh", "", "bring up the WireGuard mesh: auto, tun, kernel or netstack (default: no mesh)")
+	fl.Uint16Var(&f.meshPort, "mesh-port", 51820, "UDP port of the node's WireGuard device")
+	fl.StringArrayVar(&f.labels, "label", nil, "a label for the segmentation policy, KEY=VALUE (repeat: --label app=web --label cloud=aws)")
+	fl.StringArrayVar(&f.endpoints, "endpoint", nil, "IP:PORT where peers reach this node's WireGuard device (repeat for several paths)")
+}
+
+func (f *agentFlags) meshConfig() (*agent.MeshConfig, error) {
+	if f.meshDatapath == "" {
+		return nil, nil
+	}
+	dp, err := mesh.ParseDatapath(f.meshDatapath)
+	if err != nil {
+		return nil, usageError("--mesh: %v", err)
+	}
+	labels := map[string]string{}
+	for _, l := range f.labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return nil, usageError("--label %q: want KEY=VALUE", l)
+		}
+		labels[k] = v
+	}
+	return &agent.MeshConfig{Datapath: dp, ListenPort: f.meshPort, Labels: labels, Endpoints: f.endpoints}, nil
 }
 
 const agentLong = `Join the control plane as this node. The agent makes its key pairs itself (an
@@ -57,6 +91,8 @@ Attestation variants:
 Examples:
   hoheit agent --server https://cp.example:8443 --ca ca.pem --class web --attestation tpm
   hoheit agent --server https://127.0.0.1:8443 --ca /tmp/hoheit-dev-1/ca.pem --class dev --attestation insecure
+  hoheit agent ... --mesh auto --label app=web --label env=prod --endpoint 203.0.113.7:51820
+                                              # also join the encrypted, segmented mesh
   hoheit agent format --device /dev/vdb ...   # make a LUKS2 volume with the node's disk key
   hoheit agent unlock --device /dev/vdb ...   # open it with the released key`
 
@@ -79,6 +115,7 @@ func newAgentCmd(d *Deps) *cobra.Command {
 		},
 	}
 	f.register(c)
+	f.registerMesh(c)
 	c.AddCommand(newAgentDiskCmd(d, "format"), newAgentDiskCmd(d, "unlock"), newAgentAKCmd(d))
 	return c
 }
@@ -217,7 +254,12 @@ func (f *agentFlags) agent(ctx context.Context, d *Deps) (*agent.Agent, *slog.Lo
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	a, err := agent.New(agent.Config{Server: f.server, CA: ca, NodeID: f.name, Class: f.class, Issuer: iss, Log: log})
+	mc, err := f.meshConfig()
+	if err != nil {
+		closeIssuer()
+		return nil, nil, nil, err
+	}
+	a, err := agent.New(agent.Config{Server: f.server, CA: ca, NodeID: f.name, Class: f.class, Issuer: iss, Log: log, Mesh: mc})
 	if err != nil {
 		closeIssuer()
 		return nil, nil, nil, usageError("%v", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -38,6 +39,26 @@ type Config struct {
 	CertValidity Duration       `yaml:"cert_validity"`
 	Audit        AuditConfig    `yaml:"audit"`
 	Database     DatabaseConfig `yaml:"database"`
+	Mesh         MeshSettings   `yaml:"mesh"`
+}
+
+// MeshSettings configure the encrypted mesh between attested nodes.
+type MeshSettings struct {
+	// IPv6Prefix is the ULA prefix node addresses come from
+	// (fd68:6f68:6569::/48 by default); IPv4Prefix optionally gives every
+	// node an IPv4 address too.
+	IPv6Prefix string `yaml:"ipv6_prefix"`
+	IPv4Prefix string `yaml:"ipv4_prefix"`
+	// PSKRotateEvery rotates every node pair's pre-shared key (1h).
+	PSKRotateEvery Duration `yaml:"psk_rotate_every"`
+}
+
+// Options returns the mesh options of the settings (validated).
+func (m MeshSettings) Options() MeshOptions {
+	o := MeshOptions{RotateEvery: m.PSKRotateEvery.D()}
+	o.IPv6, _ = netip.ParsePrefix(m.IPv6Prefix)
+	o.IPv4, _ = netip.ParsePrefix(m.IPv4Prefix)
+	return o
 }
 
 // DatabaseConfig tunes the SQLite store.
@@ -251,6 +272,19 @@ func (c *Config) Validate() error {
 		}
 	default:
 		add("keys.backend %q: want file or pkcs11", c.Keys.Backend)
+	}
+	if v := c.Mesh.IPv6Prefix; v != "" {
+		if p, err := netip.ParsePrefix(v); err != nil || !p.Addr().Is6() || p.Bits() > 112 {
+			add("mesh.ipv6_prefix %q: want an IPv6 prefix of at most /112, e.g. fd68:6f68:6569::/48", v)
+		}
+	}
+	if v := c.Mesh.IPv4Prefix; v != "" {
+		if p, err := netip.ParsePrefix(v); err != nil || !p.Addr().Is4() || p.Bits() > 24 {
+			add("mesh.ipv4_prefix %q: want an IPv4 prefix of at most /24, e.g. 100.80.0.0/16", v)
+		}
+	}
+	if d := c.Mesh.PSKRotateEvery.D(); d != 0 && d < time.Minute {
+		add("mesh.psk_rotate_every: at least 1m")
 	}
 	switch strings.ToLower(c.Database.Synchronous) {
 	case "", "normal", "full":

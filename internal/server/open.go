@@ -125,6 +125,7 @@ func Open(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Running, err e
 		ReattestGrace:   cfg.Attestation.ReattestGrace.D(),
 		CheckpointEvery: cfg.Audit.CheckpointEvery.D(),
 		AllowInsecure:   cfg.allows(attest.VariantInsecure),
+		Mesh:            cfg.Mesh.Options(),
 	}
 	if cfg.needsRefValues() {
 		trusted, err := readPublicKeys(cfg.RefValues.OwnerKeys)
