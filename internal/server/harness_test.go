@@ -99,6 +99,8 @@ type harnessOpts struct {
 	// ekRoots and ekInter trust TPM EK certificates (swtpm's CA); by
 	// default the harness's own EK CA for the simulator.
 	ekRoots, ekInter *x509.CertPool
+	// mesh overrides the mesh options (PSK rotation tests).
+	mesh MeshOptions
 }
 
 // akList is a set of registered TPM attestation keys.
@@ -193,7 +195,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 
 	srv, err := New(Deps{
 		Store: st, Keys: h.kb, CA: authority, Registry: reg, RefValues: refsFunc(func() *refvalues.Store { return h.refs }),
-		AuditSigner: auditKey, Now: h.clock.Now, TrustDomain: "test.hoheit", AllowInsecure: o.allowInsecure,
+		AuditSigner: auditKey, Now: h.clock.Now, TrustDomain: "test.hoheit", AllowInsecure: o.allowInsecure, Mesh: o.mesh,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
