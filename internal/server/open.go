@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hoheit/hoheit/internal/attest"
@@ -408,6 +410,10 @@ func DevConfig(dir, listen string) (*Config, error) {
 		Attestation: AttestationConfig{Allow: []string{attest.VariantInsecure}},
 	}
 	c.setDefaults()
+	// The server's certificate must name the address it listens on.
+	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" && !slices.Contains(c.Hosts, host) {
+		c.Hosts = append(c.Hosts, host)
+	}
 	return c, c.Validate()
 }
 
