@@ -120,7 +120,7 @@ Everything works offline: the rule packs are built in, nothing calls home.`,
 	})
 	root.AddCommand(newScanCmd(&d), newInventoryCmd(&d), newPolicyCmd(&d), newVersionCmd(&d),
 		newRefvaluesCmd(&d), newCollateralCmd(&d), newNodeCmd(&d), newTokenCmd(&d),
-		newServerCmd(&d), newAgentCmd(&d), newAuditCmd(&d))
+		newServerCmd(&d), newAgentCmd(&d), newAuditCmd(&d), newSegmentCmd(&d))
 	return root
 }
 
