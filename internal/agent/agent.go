@@ -69,6 +69,7 @@ type Agent struct {
 	reattest time.Duration
 	warnings []string
 	meshAddr []string
+	meshNets []string
 
 	longClient *http.Client
 	filter     *segment.Filter
@@ -241,6 +242,7 @@ func (a *Agent) Join(ctx context.Context) error {
 	a.reattest = time.Duration(resp.ReattestEvery)
 	a.warnings = resp.Warnings
 	a.meshAddr = resp.MeshAddresses
+	a.meshNets = resp.MeshPrefixes
 	a.mu.Unlock()
 	// Connections authenticated with the old certificate are dropped.
 	a.tr.CloseIdleConnections()
@@ -315,7 +317,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err == nil && !meshStarted && a.cfg.Mesh != nil {
 			meshStarted = true
 			a.mu.RLock()
-			addrs := a.meshAddr
+			addrs := onLink(a.meshAddr, a.meshNets)
 			a.mu.RUnlock()
 			meshDone = make(chan error, 1)
 			go func() {

@@ -33,15 +33,57 @@ type MeshConfig struct {
 	Paths mesh.PathParams
 }
 
+// onLink gives each mesh address the length of the mesh prefix it lies
+// in, so the whole mesh is routed into the device; WireGuard then picks
+// the peer by its allowed IPs.
+func onLink(addrs, nets []string) []string {
+	out := make([]string, 0, len(addrs))
+	for _, s := range addrs {
+		a, err := netip.ParsePrefix(s)
+		if err != nil {
+			out = append(out, s)
+			continue
+		}
+		p := a
+		for _, n := range nets {
+			if np, err := netip.ParsePrefix(n); err == nil && np.Contains(a.Addr()) {
+				p = netip.PrefixFrom(a.Addr(), np.Bits())
+			}
+		}
+		out = append(out, p.String())
+	}
+	return out
+}
+
 // filterHook adapts the segmentation filter to the mesh's packet hook.
 type filterHook struct{ f *segment.Filter }
 
 func (h filterHook) Allow(pkt []byte, inbound bool) bool {
+	// Link-local and multicast traffic (router solicitations, ...) has no
+	// peer to go to; drop it quietly rather than report it as a flow.
+	if !inbound && localOnly(pkt) {
+		return false
+	}
 	dir := segment.Outbound
 	if inbound {
 		dir = segment.Inbound
 	}
 	return h.f.CheckPacket(pkt, dir).Pass()
+}
+
+// localOnly reports whether a packet's destination is link-local or
+// multicast.
+func localOnly(pkt []byte) bool {
+	var dst netip.Addr
+	switch {
+	case len(pkt) >= 40 && pkt[0]>>4 == 6:
+		dst = netip.AddrFrom16([16]byte(pkt[24:40]))
+	case len(pkt) >= 20 && pkt[0]>>4 == 4:
+		dst = netip.AddrFrom4([4]byte(pkt[16:20]))
+	default:
+		return false
+	}
+	return dst.IsMulticast() || dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast()
 }
 
 // MeshDevice returns the running mesh device, nil before the mesh is up.

@@ -76,6 +76,9 @@ type JoinResponse struct {
 	// MeshAddresses are the node's addresses in the mesh (CIDR, /128 and
 	// optionally /32).
 	MeshAddresses []string `json:"mesh_addresses,omitempty"`
+	// MeshPrefixes are the mesh's prefixes; the node routes them into its
+	// mesh device.
+	MeshPrefixes []string `json:"mesh_prefixes,omitempty"`
 }
 
 // MeshConfig answers GET /v1/mesh/config (mutual TLS): what this node's

@@ -246,6 +246,11 @@ func (s *Server) join(ctx context.Context, req *api.JoinRequest) (*api.JoinRespo
 	}
 	if node.MeshAddress != "" {
 		resp.MeshAddresses = strings.Split(node.MeshAddress, ",")
+		for _, p := range []netip.Prefix{s.mesh.opts.IPv6, s.mesh.opts.IPv4} {
+			if p.IsValid() {
+				resp.MeshPrefixes = append(resp.MeshPrefixes, p.String())
+			}
+		}
 	}
 	details := map[string]string{
 		"variant":     req.Variant,
