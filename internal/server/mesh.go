@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -53,6 +54,13 @@ type meshState struct {
 	// comp is nil until a policy is applied; without one no node has peers.
 	comp  *segment.Compiler
 	nodes map[string]segment.Node
+	// peers holds what a node's peers need to know of it, so a config
+	// is built without reading the store.
+	peers map[string]api.MeshPeer
+	// psks caches the pair keys of the current epoch (derivation may be an
+	// HSM call).
+	psks     map[[2]string][]byte
+	pskEpoch uint64
 	// changed is closed and replaced on every change.
 	changed chan struct{}
 	flows   map[segment.FlowKey]segment.FlowRecord
@@ -69,7 +77,8 @@ func newMesh(o MeshOptions) *meshState {
 	if o.LongPoll <= 0 {
 		o.LongPoll = 30 * time.Second
 	}
-	return &meshState{opts: o, nodes: map[string]segment.Node{}, changed: make(chan struct{}), flows: map[segment.FlowKey]segment.FlowRecord{}}
+	return &meshState{opts: o, nodes: map[string]segment.Node{}, peers: map[string]api.MeshPeer{}, psks: map[[2]string][]byte{},
+		changed: make(chan struct{}), flows: map[segment.FlowKey]segment.FlowRecord{}}
 }
 
 // wakeLocked wakes every waiting config request.
@@ -150,6 +159,7 @@ func (s *Server) loadMesh(ctx context.Context) error {
 	for _, n := range nodes {
 		if n.Status == statusActive {
 			m.nodes[n.ID] = segNode(n)
+			m.peers[n.ID] = meshPeer(n)
 		}
 	}
 	if policy != nil {
@@ -178,6 +188,18 @@ func segNode(n store.Node) segment.Node {
 	return sn
 }
 
+func meshPeer(n store.Node) api.MeshPeer {
+	var nm nodeMesh
+	json.Unmarshal(n.Mesh, &nm)
+	mp := api.MeshPeer{NodeID: n.ID, PublicKey: n.WireGuardPublicKey, Endpoints: nm.Endpoints}
+	for _, a := range strings.Split(n.MeshAddress, ",") {
+		if a != "" {
+			mp.AllowedIPs = append(mp.AllowedIPs, a)
+		}
+	}
+	return mp
+}
+
 func (m *meshState) inventoryLocked() segment.Inventory {
 	inv := segment.Inventory{}
 	for _, n := range m.nodes {
@@ -194,6 +216,7 @@ func (m *meshState) upsert(n store.Node) {
 	defer m.mu.Unlock()
 	sn := segNode(n)
 	m.nodes[n.ID] = sn
+	m.peers[n.ID] = meshPeer(n)
 	if m.comp != nil {
 		if _, err := m.comp.Update(segment.UpsertNode{Node: sn}); err != nil {
 			return
@@ -209,6 +232,7 @@ func (m *meshState) remove(id string) {
 		return
 	}
 	delete(m.nodes, id)
+	delete(m.peers, id)
 	if m.comp != nil {
 		m.comp.Update(segment.RemoveNode{ID: segment.NodeID(id)})
 	}
@@ -260,8 +284,14 @@ func (s *Server) configFor(ctx context.Context, n store.Node) (*api.MeshConfig, 
 			}
 		}
 	}
+	var peers []api.MeshPeer
+	for _, id := range peerIDs {
+		if p, ok := m.peers[id]; ok {
+			peers = append(peers, p)
+		}
+	}
 	m.mu.Unlock()
-	slices.Sort(peerIDs)
+	slices.SortFunc(peers, func(a, b api.MeshPeer) int { return strings.Compare(a.NodeID, b.NodeID) })
 
 	cfg := &api.MeshConfig{PSKEpoch: s.epoch(), Peers: []api.MeshPeer{}}
 	for _, a := range self.Addresses {
@@ -274,40 +304,13 @@ func (s *Server) configFor(ctx context.Context, n store.Node) (*api.MeshConfig, 
 		}
 	}
 	psks := map[string][]byte{}
-	var peers []store.Node
-	if err := s.d.Store.View(ctx, func(tx store.ReadTx) error {
-		for _, id := range peerIDs {
-			p, err := tx.Node(ctx, id)
-			if err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					continue
-				}
-				return err
-			}
-			peers = append(peers, p)
-		}
-		return nil
-	}); err != nil {
-		return nil, nil, err
-	}
 	for _, p := range peers {
-		if p.Status != statusActive {
-			continue
-		}
-		var nm nodeMesh
-		json.Unmarshal(p.Mesh, &nm)
-		mp := api.MeshPeer{NodeID: p.ID, PublicKey: p.WireGuardPublicKey, Endpoints: nm.Endpoints}
-		for _, a := range strings.Split(p.MeshAddress, ",") {
-			if a != "" {
-				mp.AllowedIPs = append(mp.AllowedIPs, a)
-			}
-		}
-		cfg.Peers = append(cfg.Peers, mp)
-		psk, err := s.pairPSK(ctx, n.ID, p.ID, cfg.PSKEpoch)
+		cfg.Peers = append(cfg.Peers, p)
+		psk, err := s.pairPSK(ctx, n.ID, p.NodeID, cfg.PSKEpoch)
 		if err != nil {
 			return nil, nil, err
 		}
-		psks[p.ID] = psk
+		psks[p.NodeID] = psk
 	}
 	// The ETag covers everything but the sealed keys (sealing is
 	// randomised); the epoch stands for the keys.
@@ -321,13 +324,36 @@ func (s *Server) configFor(ctx context.Context, n store.Node) (*api.MeshConfig, 
 }
 
 // pairPSK derives the pre-shared key of a node pair for an epoch: the same
-// for both ends, different for every pair and period.
+// for both ends, different for every pair and period. Keys of the current
+// epoch are cached; the caller gets a copy it may clear.
 func (s *Server) pairPSK(ctx context.Context, a, b string, epoch uint64) ([]byte, error) {
 	if a > b {
 		a, b = b, a
 	}
+	m := s.mesh
+	m.mu.Lock()
+	if m.pskEpoch != epoch {
+		for _, k := range m.psks {
+			clear(k)
+		}
+		m.psks, m.pskEpoch = map[[2]string][]byte{}, epoch
+	}
+	k, ok := m.psks[[2]string{a, b}]
+	m.mu.Unlock()
+	if ok {
+		return bytes.Clone(k), nil
+	}
 	info := fmt.Appendf(nil, "%s\x00%s\x00%d", a, b, epoch)
-	return s.d.Keys.Derive(ctx, keys.NodeKeyLabelPrefix+"mesh-psk", info, 32)
+	k, err := s.d.Keys.Derive(ctx, keys.NodeKeyLabelPrefix+"mesh-psk", info, 32)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if m.pskEpoch == epoch {
+		m.psks[[2]string{a, b}] = k
+	}
+	m.mu.Unlock()
+	return bytes.Clone(k), nil
 }
 
 // handleMeshConfig answers a node's config request, long-polling while
