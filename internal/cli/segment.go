@@ -41,7 +41,8 @@ The usual path: run a segment in learn mode, export its flows from the server
 (GET /v1/segment/flows), propose a policy, review it, add tests, test it,
 then move the segment to monitor and finally protect.`,
 	}
-	cmd.AddCommand(newSegmentTestCmd(d), newSegmentCompileCmd(d), newSegmentExportCmd(d), newSegmentProposeCmd(d))
+	cmd.AddCommand(newSegmentTestCmd(d), newSegmentCompileCmd(d), newSegmentExportCmd(d), newSegmentProposeCmd(d),
+		newSegmentApplyCmd(d), newSegmentFlowsCmd(d), newSegmentAlertsCmd(d))
 	return cmd
 }
 
@@ -309,7 +310,7 @@ FLOWS.json may be - for stdin.`,
 			}
 			if _, err := segment.ParsePolicy(out); err != nil {
 				// Propose and Format promise a policy ParsePolicy reads back.
-				return fmt.Errorf("the proposed policy does not parse (a bug, please report it): %w", err)
+				return &ExitError{Code: ExitFindings, Err: fmt.Errorf("the proposed policy does not parse (a bug, please report it): %w", err)}
 			}
 			if err := writeOutput(d, output, out); err != nil {
 				return err
@@ -341,7 +342,39 @@ func decodeFlows(data []byte) ([]segment.FlowRecord, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("trailing data after the JSON array of flow records")
 	}
+	for i, r := range flows {
+		if err := checkFlow(r); err != nil {
+			return nil, fmt.Errorf("flow record %d (%s -> %s): %w", i, r.Src, r.Dst, err)
+		}
+	}
 	return flows, nil
+}
+
+// identityNameRE is a policy name (segment.ParsePolicy's rule): what a
+// proposed identity may be called.
+var identityNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+// checkFlow refuses a record that cannot come from a hoheit filter, so
+// that a proposal is never built from garbage.
+func checkFlow(r segment.FlowRecord) error {
+	for _, name := range []string{r.Src, r.Dst} {
+		if name != "" && !identityNameRE.MatchString(name) {
+			return fmt.Errorf("%q is not an identity name (lower-case letters, digits, '.', '_', '-')", name)
+		}
+	}
+	switch r.Proto {
+	case segment.TCP, segment.UDP:
+		if r.Port == 0 {
+			return fmt.Errorf("%s port 0", r.Proto)
+		}
+	case segment.ICMP:
+	default:
+		return fmt.Errorf("protocol %d is not tcp (6), udp (17) or icmp (1)", r.Proto)
+	}
+	if r.Verdict > segment.AllowUnlisted {
+		return fmt.Errorf("verdict %d is not drop (0), allow (1) or unlisted (2)", r.Verdict)
+	}
+	return nil
 }
 
 // maxPolicyInputBytes bounds policy, inventory and namespace-map files.
