@@ -52,7 +52,10 @@ type meshState struct {
 	opts MeshOptions
 	mu   sync.Mutex
 	// comp is nil until a policy is applied; without one no node has peers.
-	comp  *segment.Compiler
+	// It compiles the policy as promoted: policy with the promoter's modes.
+	comp     *segment.Compiler
+	policy   *segment.Policy
+	promoter *segment.Promoter
 	nodes map[string]segment.Node
 	// peers holds what a node's peers need to know of it, so a config
 	// is built without reading the store.
@@ -137,7 +140,7 @@ func hostIn(p netip.Prefix, id string, try uint32) netip.Addr {
 // load fills the mesh from the store: the active nodes and the applied
 // policy.
 func (s *Server) loadMesh(ctx context.Context) error {
-	var policy []byte
+	var policy, promotion []byte
 	var nodes []store.Node
 	err := s.d.Store.View(ctx, func(tx store.ReadTx) error {
 		var err error
@@ -145,6 +148,13 @@ func (s *Server) loadMesh(ctx context.Context) error {
 			return err
 		}
 		policy, err = tx.Meta(ctx, metaSegmentPolicy)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		promotion, err = tx.Meta(ctx, metaPromotion)
 		if errors.Is(err, store.ErrNotFound) {
 			err = nil
 		}
@@ -167,11 +177,76 @@ func (s *Server) loadMesh(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("the stored segmentation policy: %w", err)
 		}
-		if m.comp, err = segment.NewCompiler(p, m.inventoryLocked()); err != nil {
+		m.policy = p
+		m.promoter = segment.NewPromoter(p, s.d.Now)
+		var states []segment.PromotionState
+		if err := json.Unmarshal(promotion, &states); err == nil {
+			m.promoter.Restore(states)
+		}
+		if m.comp, err = segment.NewCompiler(m.promoter.Apply(p), m.inventoryLocked()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+const metaPromotion = "segment.promotion"
+
+// PromoteOnce moves segments whose quiet window passed one step (learn ->
+// monitor -> protect), recompiles, wakes the affected nodes and audits each
+// change.
+func (s *Server) PromoteOnce(ctx context.Context) error {
+	m := s.mesh
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.promoter == nil {
+		return nil
+	}
+	changes := m.promoter.Tick()
+	if len(changes) == 0 {
+		return nil
+	}
+	state, err := json.Marshal(m.promoter.State())
+	if err != nil {
+		return err
+	}
+	now := s.d.Now()
+	err = s.d.Store.Update(ctx, func(tx store.Tx) error {
+		for _, c := range changes {
+			if _, err := tx.Append(ctx, audit.Record{Time: now, Type: "segment-promotion", Actor: "server",
+				Details: map[string]string{"segment": c.Segment, "from": c.From.String(), "to": c.To.String()}}); err != nil {
+				return err
+			}
+		}
+		return tx.SetMeta(ctx, metaPromotion, state)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := m.comp.Update(segment.SetPolicy{Policy: m.promoter.Apply(m.policy)}); err != nil {
+		return err
+	}
+	for _, c := range changes {
+		s.d.Log.Info("segment promoted", "segment", c.Segment, "from", c.From.String(), "to", c.To.String())
+	}
+	m.wakeLocked()
+	return nil
+}
+
+// promote runs PromoteOnce every few seconds until ctx ends.
+func (s *Server) promote(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.PromoteOnce(ctx); err != nil && ctx.Err() == nil {
+			s.d.Log.Error("segment promotion failed", "err", err)
+		}
+	}
 }
 
 const metaSegmentPolicy = "segment.policy"
@@ -434,9 +509,15 @@ func (s *Server) handleSetPolicy(w http.ResponseWriter, r *http.Request) error {
 	m := s.mesh
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	promoter := m.promoter
+	if promoter == nil {
+		promoter = segment.NewPromoter(p, s.d.Now)
+	} else {
+		promoter.SetPolicy(p)
+	}
 	var comp *segment.Compiler
 	if m.comp == nil {
-		if comp, err = segment.NewCompiler(p, m.inventoryLocked()); err != nil {
+		if comp, err = segment.NewCompiler(promoter.Apply(p), m.inventoryLocked()); err != nil {
 			return errBadRequest("compiling the policy: %v", err)
 		}
 	}
@@ -451,9 +532,10 @@ func (s *Server) handleSetPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	m.policy, m.promoter = p, promoter
 	if comp != nil {
 		m.comp = comp
-	} else if _, err := m.comp.Update(segment.SetPolicy{Policy: p}); err != nil {
+	} else if _, err := m.comp.Update(segment.SetPolicy{Policy: promoter.Apply(p)}); err != nil {
 		return err
 	}
 	m.wakeLocked()
@@ -512,6 +594,11 @@ func (s *Server) handlePostFlows(w http.ResponseWriter, r *http.Request) error {
 			rec = old
 		}
 		m.flows[k] = rec
+		if m.promoter != nil && m.policy != nil {
+			if _, seg := m.policy.ModeOf(rec.Dst); seg != "" {
+				m.promoter.Observe(seg, rec.FlowKey, rec.LastSeen)
+			}
+		}
 		if rec.Verdict != segment.Allow && !ok {
 			a := segment.Alert{Time: rec.FirstSeen, Node: rec.Node, Flow: rec.FlowKey, Src: rec.SrcAddr, Dst: rec.DstAddr, DstPort: rec.Port}
 			m.alerts = append(m.alerts, a)

@@ -213,3 +213,111 @@ func (h *harness) getJSON(path string, out any) int {
 	json.NewDecoder(resp.Body).Decode(out)
 	return resp.StatusCode
 }
+
+const promotionPolicy = `apiVersion: hoheit/v1
+kind: SegmentPolicy
+name: promo
+identities:
+  web: {match_labels: {app: web}}
+  db: {match_labels: {app: db}}
+segments:
+  shop:
+    identities: [web, db]
+    mode: learn
+    promotion: {monitor_after: 1h, protect_after: 1h}
+rules:
+  - {name: web-to-db-ssh, from: web, to: db, ports: [tcp/22]}
+tests:
+  - web -> db:22 allow
+  - web -> db:5432 deny
+`
+
+// TestMeshPromotion: a segment in learn mode lets everything through and
+// records it; after a quiet window it moves to monitor, after another to
+// protect, where a flow outside the policy is dropped.
+func TestMeshPromotion(t *testing.T) {
+	h := newHarness(t, harnessOpts{allowInsecure: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if st, res := h.putPolicy([]byte(promotionPolicy)); st != 200 || !res.Applied {
+		t.Fatalf("apply: %d %+v", st, res)
+	}
+	web := h.startMeshNode(ctx, "web-1", map[string]string{"app": "web"})
+	db := h.startMeshNode(ctx, "db-1", map[string]string{"app": "db"})
+	ns := func(n *meshNode) *mesh.NetstackDevice { return n.a.MeshDevice().(*mesh.NetstackDevice) }
+	for _, port := range []uint16{22, 5432} {
+		ln, err := ns(db).Net().ListenTCPAddrPort(netip.AddrPortFrom(db.addr, port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() { io.Copy(c, c); c.Close() }()
+			}
+		}()
+	}
+	dial := func(port uint16, within time.Duration) error {
+		dctx, c := context.WithTimeout(ctx, within)
+		defer c()
+		conn, err := ns(web).Net().DialContextTCPAddrPort(dctx, netip.AddrPortFrom(db.addr, port))
+		if err != nil {
+			return err
+		}
+		conn.Close()
+		return nil
+	}
+	waitDial := func(port uint16) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			err := dial(port, 2*time.Second)
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("web -> db:%d: %v", port, err)
+			}
+		}
+	}
+	// learn: the flow outside the rules passes and is recorded.
+	waitDial(5432)
+	web.a.ShipFlows(ctx)
+	db.a.ShipFlows(ctx)
+
+	promote := func(want string) {
+		t.Helper()
+		old := web.a.MeshETag()
+		h.clock.advance(61 * time.Minute)
+		if err := h.srv.PromoteOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.srv.mesh.mu.Lock()
+		mode, _ := h.srv.mesh.promoter.Mode("shop")
+		h.srv.mesh.mu.Unlock()
+		if mode.String() != want {
+			t.Fatalf("segment mode %s, want %s", mode, want)
+		}
+		waitETagChange(t, web, old, 2*time.Second)
+	}
+	promote("monitor")
+	waitDial(5432) // monitor: still passes (and alerts)
+	promote("protect")
+	if err := dial(5432, 1500*time.Millisecond); err == nil {
+		t.Fatal("web reached db:5432 in protect mode")
+	}
+	waitDial(22) // the rule still holds
+	var n int
+	for _, e := range h.auditEntries() {
+		if e.Type == "segment-promotion" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d promotion audit entries, want 2", n)
+	}
+}

@@ -141,9 +141,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config
 	var wg sync.WaitGroup
 	bg, stop := context.WithCancel(ctx)
 	defer stop()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.sweep(bg) }()
 	go func() { defer wg.Done(); s.checkpoints(bg) }()
+	go func() { defer wg.Done(); s.promote(bg) }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	var err error
