@@ -56,7 +56,7 @@ type meshState struct {
 	comp     *segment.Compiler
 	policy   *segment.Policy
 	promoter *segment.Promoter
-	nodes map[string]segment.Node
+	nodes    map[string]segment.Node
 	// peers holds what a node's peers need to know of it, so a config
 	// is built without reading the store.
 	peers map[string]api.MeshPeer
