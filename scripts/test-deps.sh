@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what hoheit's integration tests need (Chromium, swtpm, SoftHSM,
-# cryptsetup). Idempotent: installs only
-# what is missing. Debian packages only; nothing is downloaded from elsewhere.
+# cryptsetup, etcd). Idempotent: installs only
+# what is missing. Debian packages, plus kube-apiserver built from the Go
+# module proxy (scripts/build-kube-apiserver.sh); nothing from elsewhere.
 set -euo pipefail
 
 need=()
@@ -13,6 +14,8 @@ command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
 command -v swtpm_setup >/dev/null 2>&1 || need+=(swtpm-tools)
 command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 command -v cryptsetup >/dev/null 2>&1 || [ -x /usr/sbin/cryptsetup ] || need+=(cryptsetup-bin)
+# the Kubernetes export test: etcd for the kube-apiserver built below
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
@@ -20,3 +23,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# kube-apiserver from k8s.io/kubernetes (and Cilium's CRD), cached under
+# .cache/: minutes the first time, instant afterwards.
+"$(dirname "${BASH_SOURCE[0]}")/build-kube-apiserver.sh"
