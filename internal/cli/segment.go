@@ -27,8 +27,9 @@ func newSegmentCmd(d *Deps) *cobra.Command {
 		Short: "Test, preview, learn and export microsegmentation policies",
 		Long: `A segmentation policy (YAML, docs/segmentation.md) names identities by labels
 of nodes and workloads and allows flows between them; inside the mesh
-everything else is denied. These commands work on files, without a server:
+everything else is denied.
 
+On files, without a server:
   hoheit segment test shop.yaml                       run the policy's tests section
   hoheit segment compile shop.yaml --inventory inv.yaml
                                                       what each node would receive
@@ -36,10 +37,14 @@ everything else is denied. These commands work on files, without a server:
                                                       a policy learned from flows
   hoheit segment export shop.yaml --format networkpolicy --namespace web=shop
                                                       Kubernetes policies for clusters
+Against the control plane (--server, --token-file):
+  hoheit segment apply shop.yaml                      test, then apply and push to nodes
+  hoheit segment flows --json > flows.json            the flows the nodes recorded
+  hoheit segment alerts                               flows outside the policy
 
-The usual path: run a segment in learn mode, export its flows from the server
-(GET /v1/segment/flows), propose a policy, review it, add tests, test it,
-then move the segment to monitor and finally protect.`,
+The usual path: run a segment in learn mode, fetch its flows, propose a
+policy, review it, add tests, test it, apply it, then move the segment to
+monitor and finally protect.`,
 	}
 	cmd.AddCommand(newSegmentTestCmd(d), newSegmentCompileCmd(d), newSegmentExportCmd(d), newSegmentProposeCmd(d),
 		newSegmentApplyCmd(d), newSegmentFlowsCmd(d), newSegmentAlertsCmd(d))
@@ -261,7 +266,7 @@ func newSegmentProposeCmd(d *Deps) *cobra.Command {
 		Use:   "propose FLOWS.json",
 		Short: "Propose a policy from learned flows, ready to review",
 		Long: `Propose turns flow records, as the server exports them
-(GET /v1/segment/flows: a JSON array of records with source and destination
+('hoheit segment flows --json', GET /v1/segment/flows: a JSON array of records with source and destination
 identity, protocol, port, verdict, count, first and last seen), into a policy:
 the --base policy (if given) plus one rule per source, destination and
 protocol seen but not yet allowed, each with a comment saying how often and
@@ -271,8 +276,9 @@ endpoints without a name are not allowed but listed at the top for review.
 
 Review the proposal, add tests, run 'hoheit segment test', then apply it.
 FLOWS.json may be - for stdin.`,
-		Example: `  curl -H "Authorization: Bearer $TOKEN" https://hoheit:8443/v1/segment/flows > flows.json
+		Example: `  hoheit segment flows --json > flows.json
   hoheit segment propose flows.json --base shop.yaml -o proposed.yaml
+  hoheit segment flows --json | hoheit segment propose - --base shop.yaml
   hoheit segment propose flows.json --identity-label k8s-app --mode monitor`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
