@@ -2,8 +2,11 @@ package segment
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -136,7 +139,7 @@ func ExportNetworkPolicy(p *Policy, ns NamespaceMap) ([]byte, error) {
 	var notes []string
 	skipped, err := walkExport(p, ns, func(id *Identity, in, out []exportPair) error {
 		np := networkPolicy{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy",
-			Metadata: k8sMeta{Name: "hoheit-" + id.Name, Namespace: ns[id.Name], Labels: map[string]string{managedBy: "hoheit"}},
+			Metadata: k8sMeta{Name: objectName(id.Name), Namespace: ns[id.Name], Labels: map[string]string{managedBy: "hoheit"}},
 			Spec:     networkPolicySpec{PodSelector: k8sSel(id.Selector), PolicyTypes: []string{"Ingress", "Egress"}}}
 		for dir, pairs := range [][]exportPair{in, out} {
 			for _, pr := range pairs {
@@ -246,7 +249,7 @@ func ExportCilium(p *Policy, ns NamespaceMap) ([]byte, error) {
 	var docs []any
 	skipped, err := walkExport(p, ns, func(id *Identity, in, out []exportPair) error {
 		cp := ciliumPolicy{APIVersion: "cilium.io/v2", Kind: "CiliumNetworkPolicy",
-			Metadata: k8sMeta{Name: "hoheit-" + id.Name, Namespace: ns[id.Name], Labels: map[string]string{managedBy: "hoheit"}},
+			Metadata: k8sMeta{Name: objectName(id.Name), Namespace: ns[id.Name], Labels: map[string]string{managedBy: "hoheit"}},
 			Spec:     ciliumSpec{EndpointSelector: k8sSel(id.Selector), EnableDefaultDeny: ciliumDeny{Ingress: true, Egress: true}}}
 		for dir, pairs := range [][]exportPair{in, out} {
 			for _, pr := range pairs {
@@ -297,6 +300,14 @@ func ExportCilium(p *Policy, ns NamespaceMap) ([]byte, error) {
 				}
 			}
 		}
+		// Cilium's CRD wants a rule in each direction; an empty rule
+		// selects nothing, so with default deny it admits nothing.
+		if len(cp.Spec.Ingress) == 0 {
+			cp.Spec.Ingress = []ciliumRule{{}}
+		}
+		if len(cp.Spec.Egress) == 0 {
+			cp.Spec.Egress = []ciliumRule{{}}
+		}
 		docs = append(docs, cp)
 		return nil
 	})
@@ -304,6 +315,18 @@ func ExportCilium(p *Policy, ns NamespaceMap) ([]byte, error) {
 		return nil, err
 	}
 	return encodeDocs("CiliumNetworkPolicy", docs, skipped)
+}
+
+// objectName names an identity's object: a DNS subdomain, as Kubernetes
+// requires (no '_'), prefixed hoheit-; a name changed by the mapping gets
+// a short hash so two identities never share an object.
+func objectName(identity string) string {
+	n := strings.ToLower(strings.ReplaceAll(identity, "_", "-"))
+	if n != identity {
+		sum := sha256.Sum256([]byte(identity))
+		n += "-" + hex.EncodeToString(sum[:3])
+	}
+	return "hoheit-" + n
 }
 
 func encodeDocs(kind string, docs []any, notes []string) ([]byte, error) {

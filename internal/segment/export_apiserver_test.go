@@ -50,7 +50,8 @@ import (
 const repoRoot = "../.."
 
 // edgePolicy exercises what the shop example does not: port ranges, whole
-// protocols, UDP, every selector operator, empty selectors, dotted names.
+// protocols, UDP, every selector operator, empty selectors, dotted names,
+// an identity with an underscore and no allowed flow.
 const edgePolicy = `apiVersion: hoheit/v1
 kind: SegmentPolicy
 name: edge
@@ -67,6 +68,9 @@ identities:
   dns:
     match_labels: {k8s-app: kube-dns}
   everything: {}
+  batch_worker:
+    description: no flow allowed at all, and a name Kubernetes objects cannot carry
+    match_labels: {app: batch}
 rules:
   - name: front-to-media
     from: front.v2
@@ -101,7 +105,7 @@ func TestExportAcceptedByKubeAPIServer(t *testing.T) {
 	}{
 		{"shop", string(shopData), segment.NamespaceMap{"web": "shop-front", "pricelist": "shop", "billing": "shop", "monitoring": "ops"}, 4},
 		{"shop-one-namespace", string(shopData), segment.NamespaceMap{"web": "shop", "pricelist": "shop", "billing": "shop", "customer-db": "shop", "monitoring": "shop"}, 5},
-		{"edge", edgePolicy, segment.NamespaceMap{"front.v2": "edge", "media": "edge-media", "dns": "kube-system", "everything": "edge"}, 4},
+		{"edge", edgePolicy, segment.NamespaceMap{"front.v2": "edge", "media": "edge-media", "dns": "kube-system", "everything": "edge", "batch_worker": "edge"}, 5},
 	}
 	formats := []struct {
 		name     string

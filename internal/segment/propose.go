@@ -1,6 +1,8 @@
 package segment
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"sort"
@@ -124,6 +126,12 @@ func Propose(flows []FlowRecord, opts ProposeOptions) *Policy {
 		base := proposeNameRE.ReplaceAllString(g.from+"-to-"+g.to, "-")
 		if g.proto != TCP {
 			base += "-" + g.proto.String()
+		}
+		if len(base) > 54 {
+			// Rule names are at most 63 characters: shorten, keep them
+			// apart with a hash of the full name (room left for "-N").
+			sum := sha256.Sum256([]byte(base))
+			base = strings.TrimRight(base[:45], "-") + "-" + hex.EncodeToString(sum[:4])
 		}
 		name := base
 		for i := 2; used[name]; i++ {
