@@ -236,7 +236,7 @@ func (s *Server) join(ctx context.Context, req *api.JoinRequest) (*api.JoinRespo
 	}
 	if node.MeshAddress == "" {
 		var addrs []string
-		for _, a := range s.mesh.addresses(req.NodeID, s.mesh.takenAddrs(req.NodeID)) {
+		for _, a := range s.mesh.addresses(req.NodeID) {
 			addrs = append(addrs, a.String())
 		}
 		node.MeshAddress = strings.Join(addrs, ",")

@@ -60,6 +60,8 @@ type meshState struct {
 	// peers holds what a node's peers need to know of it, so a config
 	// is built without reading the store.
 	peers map[string]api.MeshPeer
+	// owner indexes the mesh addresses in use by node.
+	owner map[netip.Addr]string
 	// psks caches the pair keys of the current epoch (derivation may be an
 	// HSM call).
 	psks     map[[2]string][]byte
@@ -80,7 +82,7 @@ func newMesh(o MeshOptions) *meshState {
 	if o.LongPoll <= 0 {
 		o.LongPoll = 30 * time.Second
 	}
-	return &meshState{opts: o, nodes: map[string]segment.Node{}, peers: map[string]api.MeshPeer{}, psks: map[[2]string][]byte{},
+	return &meshState{opts: o, nodes: map[string]segment.Node{}, peers: map[string]api.MeshPeer{}, psks: map[[2]string][]byte{}, owner: map[netip.Addr]string{},
 		changed: make(chan struct{}), flows: map[segment.FlowKey]segment.FlowRecord{}}
 }
 
@@ -91,21 +93,21 @@ func (m *meshState) wakeLocked() {
 }
 
 // addresses returns a node's mesh addresses: derived from its id, probing
-// past collisions with other nodes.
-func (m *meshState) addresses(id string, taken map[netip.Addr]bool) []netip.Prefix {
+// past addresses other nodes hold.
+func (m *meshState) addresses(id string) []netip.Prefix {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var out []netip.Prefix
 	for _, p := range []netip.Prefix{m.opts.IPv6, m.opts.IPv4} {
 		if !p.IsValid() {
 			continue
 		}
-		for i := uint32(0); ; i++ {
+		for i := uint32(0); i <= 1<<16; i++ {
 			a := hostIn(p, id, i)
-			if a.IsValid() && !taken[a] {
+			if owner, taken := m.owner[a]; a.IsValid() && (!taken || owner == id) {
+				m.owner[a] = id // reserved, so a concurrent join cannot take it
 				out = append(out, netip.PrefixFrom(a, a.BitLen()))
 				break
-			}
-			if i > 1<<16 {
-				break // the prefix is full
 			}
 		}
 	}
@@ -167,6 +169,9 @@ func (s *Server) loadMesh(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, n := range nodes {
+		// Every node keeps its addresses, active or not, so a quarantined
+		// node that comes back gets the same ones and nobody else takes them.
+		m.own(segNode(n))
 		if n.Status == statusActive {
 			m.nodes[n.ID] = segNode(n)
 			m.peers[n.ID] = meshPeer(n)
@@ -263,6 +268,13 @@ func segNode(n store.Node) segment.Node {
 	return sn
 }
 
+// own records a node's addresses as taken by it.
+func (m *meshState) own(n segment.Node) {
+	for _, a := range n.Addresses {
+		m.owner[a.Addr()] = string(n.ID)
+	}
+}
+
 func meshPeer(n store.Node) api.MeshPeer {
 	var nm nodeMesh
 	json.Unmarshal(n.Mesh, &nm)
@@ -290,6 +302,7 @@ func (m *meshState) upsert(n store.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	sn := segNode(n)
+	m.own(sn)
 	m.nodes[n.ID] = sn
 	m.peers[n.ID] = meshPeer(n)
 	if m.comp != nil {
@@ -312,22 +325,6 @@ func (m *meshState) remove(id string) {
 		m.comp.Update(segment.RemoveNode{ID: segment.NodeID(id)})
 	}
 	m.wakeLocked()
-}
-
-// takenAddrs lists addresses in use by nodes other than id.
-func (m *meshState) takenAddrs(id string) map[netip.Addr]bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := map[netip.Addr]bool{}
-	for nid, n := range m.nodes {
-		if nid == id {
-			continue
-		}
-		for _, a := range n.Addresses {
-			out[a.Addr()] = true
-		}
-	}
-	return out
 }
 
 // epoch is the number of the current pre-shared key period.
