@@ -93,8 +93,10 @@ type MeshConfig struct {
 	// node id to 32-byte key, sealed with HPKE to the node's key like its
 	// other keys (associated data: node id and ETag).
 	PSKs []byte `json:"psks"`
-	// PSKEpoch counts rotations of the pre-shared keys.
-	PSKEpoch uint64 `json:"psk_epoch"`
+	// PSKEpoch counts timed rotations of the pre-shared keys,
+	// PSKGeneration revocations: each rotates every key.
+	PSKEpoch      uint64 `json:"psk_epoch"`
+	PSKGeneration uint64 `json:"psk_generation"`
 	// Rules is the node's compiled rule set (segment.NodeRuleSet as
 	// JSON); null when no segmentation policy is applied: then the node
 	// has no peers.

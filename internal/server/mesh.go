@@ -66,6 +66,9 @@ type meshState struct {
 	// HSM call).
 	psks     map[[2]string][]byte
 	pskEpoch uint64
+	// revocations counts removals from the mesh; it goes into every pair
+	// key, so any revocation rotates every pre-shared key.
+	revocations uint64
 	// changed is closed and replaced on every change.
 	changed chan struct{}
 	flows   map[segment.FlowKey]segment.FlowRecord
@@ -268,6 +271,12 @@ func segNode(n store.Node) segment.Node {
 	return sn
 }
 
+func (m *meshState) revocationsNow() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.revocations
+}
+
 // own records a node's addresses as taken by it.
 func (m *meshState) own(n segment.Node) {
 	for _, a := range n.Addresses {
@@ -321,6 +330,11 @@ func (m *meshState) remove(id string) {
 	}
 	delete(m.nodes, id)
 	delete(m.peers, id)
+	m.revocations++
+	for _, k := range m.psks {
+		clear(k)
+	}
+	m.psks = map[[2]string][]byte{}
 	if m.comp != nil {
 		m.comp.Update(segment.RemoveNode{ID: segment.NodeID(id)})
 	}
@@ -365,7 +379,7 @@ func (s *Server) configFor(ctx context.Context, n store.Node) (*api.MeshConfig, 
 	m.mu.Unlock()
 	slices.SortFunc(peers, func(a, b api.MeshPeer) int { return strings.Compare(a.NodeID, b.NodeID) })
 
-	cfg := &api.MeshConfig{PSKEpoch: s.epoch(), Peers: []api.MeshPeer{}}
+	cfg := &api.MeshConfig{PSKEpoch: s.epoch(), PSKGeneration: m.revocationsNow(), Peers: []api.MeshPeer{}}
 	for _, a := range self.Addresses {
 		cfg.Addresses = append(cfg.Addresses, a.String())
 	}
@@ -404,6 +418,7 @@ func (s *Server) pairPSK(ctx context.Context, a, b string, epoch uint64) ([]byte
 	}
 	m := s.mesh
 	m.mu.Lock()
+	gen := m.revocations
 	if m.pskEpoch != epoch {
 		for _, k := range m.psks {
 			clear(k)
@@ -415,13 +430,13 @@ func (s *Server) pairPSK(ctx context.Context, a, b string, epoch uint64) ([]byte
 	if ok {
 		return bytes.Clone(k), nil
 	}
-	info := fmt.Appendf(nil, "%s\x00%s\x00%d", a, b, epoch)
+	info := fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d", a, b, epoch, gen)
 	k, err := s.d.Keys.Derive(ctx, keys.NodeKeyLabelPrefix+"mesh-psk", info, 32)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
-	if m.pskEpoch == epoch {
+	if m.pskEpoch == epoch && m.revocations == gen {
 		m.psks[[2]string{a, b}] = k
 	}
 	m.mu.Unlock()
