@@ -51,11 +51,13 @@ type MeshSettings struct {
 	IPv4Prefix string `yaml:"ipv4_prefix"`
 	// PSKRotateEvery rotates every node pair's pre-shared key (1h).
 	PSKRotateEvery Duration `yaml:"psk_rotate_every"`
+	// AlertWebhook receives every segmentation alert as a JSON POST.
+	AlertWebhook string `yaml:"alert_webhook"`
 }
 
 // Options returns the mesh options of the settings (validated).
 func (m MeshSettings) Options() MeshOptions {
-	o := MeshOptions{RotateEvery: m.PSKRotateEvery.D()}
+	o := MeshOptions{RotateEvery: m.PSKRotateEvery.D(), AlertWebhook: m.AlertWebhook}
 	o.IPv6, _ = netip.ParsePrefix(m.IPv6Prefix)
 	o.IPv4, _ = netip.ParsePrefix(m.IPv4Prefix)
 	return o
@@ -282,6 +284,9 @@ func (c *Config) Validate() error {
 		if p, err := netip.ParsePrefix(v); err != nil || !p.Addr().Is4() || p.Bits() > 24 {
 			add("mesh.ipv4_prefix %q: want an IPv4 prefix of at most /24, e.g. 100.80.0.0/16", v)
 		}
+	}
+	if w := c.Mesh.AlertWebhook; w != "" && !strings.HasPrefix(w, "https://") && !strings.HasPrefix(w, "http://") {
+		add("mesh.alert_webhook %q: want an http(s) URL", w)
 	}
 	if d := c.Mesh.PSKRotateEvery.D(); d != 0 && d < time.Minute {
 		add("mesh.psk_rotate_every: at least 1m")

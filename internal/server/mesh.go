@@ -34,6 +34,9 @@ type MeshOptions struct {
 	RotateEvery time.Duration
 	// LongPoll is how long a config request waits for a change (30s).
 	LongPoll time.Duration
+	// AlertWebhook, when set, receives every segmentation alert as a JSON
+	// POST.
+	AlertWebhook string
 }
 
 // DefaultMeshIPv6 is the mesh's default ULA prefix.
@@ -73,6 +76,8 @@ type meshState struct {
 	changed chan struct{}
 	flows   map[segment.FlowKey]segment.FlowRecord
 	alerts  []segment.Alert
+	// hook queues alerts for the webhook.
+	hook chan segment.Alert
 }
 
 func newMesh(o MeshOptions) *meshState {
@@ -85,7 +90,11 @@ func newMesh(o MeshOptions) *meshState {
 	if o.LongPoll <= 0 {
 		o.LongPoll = 30 * time.Second
 	}
-	return &meshState{opts: o, nodes: map[string]segment.Node{}, peers: map[string]api.MeshPeer{}, psks: map[[2]string][]byte{}, owner: map[netip.Addr]string{},
+	var hook chan segment.Alert
+	if o.AlertWebhook != "" {
+		hook = make(chan segment.Alert, 1024)
+	}
+	return &meshState{opts: o, hook: hook, nodes: map[string]segment.Node{}, peers: map[string]api.MeshPeer{}, psks: map[[2]string][]byte{}, owner: map[netip.Addr]string{},
 		changed: make(chan struct{}), flows: map[segment.FlowKey]segment.FlowRecord{}}
 }
 
@@ -239,6 +248,41 @@ func (s *Server) PromoteOnce(ctx context.Context) error {
 	}
 	m.wakeLocked()
 	return nil
+}
+
+// webhook posts queued alerts until ctx ends.
+func (s *Server) webhook(ctx context.Context) {
+	url := s.mesh.opts.AlertWebhook
+	if url == "" {
+		return
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-s.mesh.hook:
+			body, err := json.Marshal(a)
+			if err != nil {
+				continue
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			if err != nil {
+				s.d.Log.Error("alert webhook", "err", err)
+				continue
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				s.d.Log.Warn("alert webhook", "err", err)
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				s.d.Log.Warn("alert webhook", "status", resp.Status)
+			}
+		}
+	}
 }
 
 // promote runs PromoteOnce every few seconds until ctx ends.
@@ -614,6 +658,13 @@ func (s *Server) handlePostFlows(w http.ResponseWriter, r *http.Request) error {
 		if rec.Verdict != segment.Allow && !ok {
 			a := segment.Alert{Time: rec.FirstSeen, Node: rec.Node, Flow: rec.FlowKey, Src: rec.SrcAddr, Dst: rec.DstAddr, DstPort: rec.Port}
 			m.alerts = append(m.alerts, a)
+			if m.hook != nil {
+				select {
+				case m.hook <- a:
+				default:
+					s.d.Log.Warn("alert webhook queue full: alert not sent", "node", n.ID)
+				}
+			}
 			if len(m.alerts) > 10000 {
 				m.alerts = m.alerts[len(m.alerts)-10000:]
 			}

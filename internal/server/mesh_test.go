@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"strings"
@@ -97,9 +98,18 @@ func waitETagChange(t *testing.T, n *meshNode, old string, within time.Duration)
 // reach pricelist on tcp/8080, drops and reports web -> customer-db:5432,
 // and a revocation removes the node from its peers at once.
 func TestMeshSegmentation(t *testing.T) {
-	h := newHarness(t, harnessOpts{allowInsecure: true})
+	hooked := make(chan segment.Alert, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a segment.Alert
+		if err := json.NewDecoder(r.Body).Decode(&a); err == nil {
+			hooked <- a
+		}
+	}))
+	defer hook.Close()
+	h := newHarness(t, harnessOpts{allowInsecure: true, mesh: MeshOptions{AlertWebhook: hook.URL}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	h.srv.Background(ctx)
 	policy, err := os.ReadFile("../../examples/segment/shop.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +196,14 @@ func TestMeshSegmentation(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no alert for web -> customer-db:5432 in %+v", alerts)
+	}
+	select {
+	case a := <-hooked:
+		if a.Node != "web-1" || a.Flow.Port != 5432 {
+			t.Errorf("webhook got %+v", a)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the webhook received no alert")
 	}
 
 	// Revocation reaches web within 1 s and removes pricelist as a peer.

@@ -100,6 +100,12 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
+// Background sends segmentation alerts to the webhook until ctx ends; Serve
+// does it itself. For servers embedded without Serve (tests).
+func (s *Server) Background(ctx context.Context) {
+	go s.webhook(ctx)
+}
+
 // Handler returns the HTTP handler of the API.
 func (s *Server) Handler() http.Handler { return s.mux }
 
@@ -141,10 +147,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config
 	var wg sync.WaitGroup
 	bg, stop := context.WithCancel(ctx)
 	defer stop()
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); s.sweep(bg) }()
 	go func() { defer wg.Done(); s.checkpoints(bg) }()
 	go func() { defer wg.Done(); s.promote(bg) }()
+	go func() { defer wg.Done(); s.webhook(bg) }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	var err error
