@@ -27,9 +27,10 @@ Examples:
   hoheit node list
   hoheit node show web-1
   hoheit node show web-1 --claims > web-1.claims.json   # then: hoheit refvalues measure
-  hoheit node revoke web-1 --reason "host decommissioned"`,
+  hoheit node revoke web-1 --reason "host decommissioned"
+  hoheit node reset web-1 --reason "rebuilt on new hardware"`,
 	}
-	c.AddCommand(newNodeListCmd(d), newNodeShowCmd(d), newNodeRevokeCmd(d))
+	c.AddCommand(newNodeListCmd(d), newNodeShowCmd(d), newNodeRevokeCmd(d), newNodeResetCmd(d))
 	return c
 }
 
@@ -125,6 +126,39 @@ The reason is recorded in the audit log.`,
 				return err
 			}
 			fmt.Fprintf(d.Stdout, "node %s revoked (certificate %s)\n", n.ID, n.CertSerial)
+			return nil
+		},
+	}
+	f.register(c)
+	c.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit log)")
+	return c
+}
+
+func newNodeResetCmd(d *Deps) *cobra.Command {
+	var f apiFlags
+	var reason string
+	c := &cobra.Command{
+		Use:   "reset NODE --reason TEXT",
+		Short: "Let a revoked node, or a node on new hardware, join again (after it attests)",
+		Long: `Reset a node: it becomes quarantined (no certificate, no keys) and its
+binding to its hardware (TPM EK, SEV-SNP chip) is cleared. The next join with
+valid evidence brings it back and binds it to the hardware it then proves.
+Use it for a revoked node that was rebuilt, or a VM that moved to another
+host. Needs an admin token; the reason goes into the audit log.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if reason == "" {
+				return usageError("--reason is required: it goes into the audit log")
+			}
+			cl, err := f.client(true)
+			if err != nil {
+				return err
+			}
+			var n api.Node
+			if err := cl.do(cmd.Context(), http.MethodPost, api.PathNodes+"/"+url.PathEscape(args[0])+"/reset", api.RevokeRequest{Reason: reason}, &n); err != nil {
+				return err
+			}
+			fmt.Fprintf(d.Stdout, "node %s reset: %s until it attests again\n", n.ID, n.Status)
 			return nil
 		},
 	}

@@ -61,6 +61,7 @@ func (s *Server) routes() {
 	h("GET "+api.PathNodes, s.role(s.handleNodes, api.RoleAdmin, api.RoleOperator, api.RoleAuditor))
 	h("GET "+api.PathNodes+"/{id}", s.role(s.handleNode, api.RoleAdmin, api.RoleOperator, api.RoleAuditor))
 	h("POST "+api.PathNodes+"/{id}/revoke", s.role(s.handleRevoke, api.RoleAdmin, api.RoleOperator))
+	h("POST "+api.PathNodes+"/{id}/reset", s.role(s.handleReset, api.RoleAdmin))
 	h("GET "+api.PathAudit, s.role(s.handleAudit, api.RoleAdmin, api.RoleAuditor))
 	h("GET "+api.PathTokens, s.role(s.handleTokens, api.RoleAdmin))
 	h("POST "+api.PathTokens, s.role(s.handleCreateToken, api.RoleAdmin))

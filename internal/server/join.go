@@ -179,10 +179,10 @@ func (s *Server) join(ctx context.Context, req *api.JoinRequest) (*api.JoinRespo
 	if known {
 		switch {
 		case prev.Status == statusRevoked:
-			return nil, nil, attest.Refuse(attest.ReasonRevoked, "node %s was revoked (%s); an admin must delete it before it may join again", prev.ID, prev.StatusReason)
+			return nil, nil, attest.Refuse(attest.ReasonRevoked, "node %s was revoked (%s); it may join again only after an admin runs 'hoheit node reset'", prev.ID, prev.StatusReason)
 		case prev.Class != req.Class:
 			return nil, nil, attest.Refuse(attest.ReasonClass, "node %s joined as class %q and may not re-attest as %q", prev.ID, prev.Class, req.Class)
-		case prev.HardwareID != claims.HardwareID:
+		case prev.HardwareID != "" && prev.HardwareID != claims.HardwareID:
 			return nil, nil, attest.Refuse(attest.ReasonIdentity, "node %s joined on other hardware (%s) than this evidence comes from", prev.ID, short(prev.HardwareID))
 		case prev.Insecure != claims.Insecure:
 			return nil, nil, attest.Refuse(attest.ReasonIdentity, "node %s may not switch between insecure and measured attestation", prev.ID)

@@ -163,6 +163,53 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, apiNode(out, false))
 }
 
+// handleReset lets a revoked node join again, or a node join from new
+// hardware (a VM that moved host): the node becomes quarantined, so it
+// gets nothing until it attests, and its hardware binding is cleared.
+func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	var req api.RevokeRequest
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return errBadRequest("say why: a reason is required and goes into the audit log")
+	}
+	ctx := r.Context()
+	now := s.d.Now()
+	var out store.Node
+	err := s.d.Store.Update(ctx, func(tx store.Tx) error {
+		n, err := tx.Node(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("no node %q", id)
+		}
+		if err != nil {
+			return err
+		}
+		old := n.HardwareID
+		if n.Status == statusActive {
+			if err := s.setStatusTx(ctx, tx, &n, statusQuarantined, "reset: "+req.Reason, now); err != nil {
+				return err
+			}
+		} else {
+			n.Status, n.StatusReason = statusQuarantined, "reset: "+req.Reason
+		}
+		n.HardwareID = ""
+		if err := tx.PutNode(ctx, n); err != nil {
+			return err
+		}
+		out = n
+		_, err = tx.Append(ctx, audit.Record{Time: now, Type: "node-reset", Node: id, Class: n.Class, Actor: "token:" + tokenFrom(ctx).Name,
+			Details: map[string]string{"reason": req.Reason, "previous_hardware_id": old}})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.mesh.remove(id)
+	return writeJSON(w, http.StatusOK, apiNode(out, false))
+}
+
 // setStatusTx changes a node's status and revokes its certificate.
 func (s *Server) setStatusTx(ctx context.Context, tx store.Tx, n *store.Node, status, reason string, now time.Time) error {
 	n.Status = status

@@ -328,6 +328,21 @@ func TestQuarantineAndRevocation(t *testing.T) {
 	if !errors.As(err, &re) || re.Body.Reason != attest.ReasonRevoked {
 		t.Fatalf("a revoked node re-joined: %v", err)
 	}
+	// After an admin's reset it may come back, on other hardware too.
+	if st, e := h.postAdmin(api.PathNodes+"/web-1/reset", api.RevokeRequest{Reason: "rebuilt"}); st != 200 {
+		t.Fatalf("reset: %d %+v", st, e)
+	}
+	p, err := snptest.NewPlatform(goodTCB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := h.agent("web-1", "conf-a", p.Issuer(snptest.Guest{Policy: abi.SnpPolicy{SMT: true}, Measurement: measureA, HostData: make([]byte, abi.HostDataSize)}))
+	if err := moved.Join(ctx); err != nil {
+		t.Fatalf("join after reset on new hardware: %v", err)
+	}
+	if n := h.node("web-1"); n.Status != statusActive || n.HardwareID == "" {
+		t.Fatalf("after reset and join: %+v", n)
+	}
 	h.verifyAudit()
 }
 
