@@ -14,9 +14,12 @@ import (
 )
 
 // TestMeshPSKRotation: pre-shared keys rotate every few seconds while a TCP
-// connection between two nodes keeps carrying data.
+// connection between two nodes keeps carrying data. A rotation may stall
+// the stream for a moment (wireguard-go starts at most one handshake per
+// 5 s, and each side learns its key at a slightly different time); TCP
+// retransmits, and the connection must never break.
 func TestMeshPSKRotation(t *testing.T) {
-	h := newHarness(t, harnessOpts{allowInsecure: true, mesh: MeshOptions{RotateEvery: 4 * time.Second}})
+	h := newHarness(t, harnessOpts{allowInsecure: true, mesh: MeshOptions{RotateEvery: 6 * time.Second}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	policy, err := os.ReadFile("../../examples/segment/shop.yaml")
@@ -61,16 +64,19 @@ func TestMeshPSKRotation(t *testing.T) {
 	defer conn.Close()
 	first := web.a.MeshETag()
 	changes := 0
-	end := time.Now().Add(12 * time.Second)
+	end := time.Now().Add(20 * time.Second)
 	buf := make([]byte, 5)
+	var worst time.Duration
 	for time.Now().Before(end) {
-		conn.SetDeadline(time.Now().Add(3 * time.Second))
+		sent := time.Now()
+		conn.SetDeadline(time.Now().Add(15 * time.Second))
 		if _, err := conn.Write([]byte("hello")); err != nil {
 			t.Fatalf("write across a rotation: %v", err)
 		}
 		if _, err := io.ReadFull(conn, buf); err != nil {
 			t.Fatalf("read across a rotation: %v", err)
 		}
+		worst = max(worst, time.Since(sent))
 		if tag := web.a.MeshETag(); tag != first {
 			first = tag
 			changes++
@@ -78,7 +84,7 @@ func TestMeshPSKRotation(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if changes < 2 {
-		t.Fatalf("%d key rotations in 12 s, want at least 2", changes)
+		t.Fatalf("%d key rotations in 20 s, want at least 2", changes)
 	}
-	t.Logf("%d rotations, the connection kept working", changes)
+	t.Logf("%d rotations, the connection kept working; slowest echo %v", changes, worst.Round(time.Millisecond))
 }
