@@ -75,6 +75,7 @@ type Agent struct {
 	filter     *segment.Filter
 	dev        mesh.Device
 	meshETag   string
+	meshRules  []byte
 }
 
 // New makes the agent's key pairs; nothing is sent yet.

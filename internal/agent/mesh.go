@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -258,7 +259,13 @@ func (a *Agent) applyMesh(ctx context.Context, dev mesh.Device, cfg *api.MeshCon
 	if err := dev.Apply(ctx, mcfg); err != nil {
 		return err
 	}
-	a.filter.SetRules(rules)
+	// Only a changed rule set is swapped in: a swap makes the filter
+	// re-check every tracked connection, which a key rotation (same
+	// rules, new epoch) has no reason to cause.
+	if !bytes.Equal(cfg.Rules, a.meshRules) {
+		a.filter.SetRules(rules)
+		a.meshRules = bytes.Clone(cfg.Rules)
+	}
 	for k := range psks {
 		delete(psks, k)
 	}

@@ -83,6 +83,9 @@ func TestMeshPSKRotation(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if worst > 3*time.Second {
+		t.Fatalf("an echo took %v across a rotation: the stream stalled", worst)
+	}
 	if changes < 2 {
 		t.Fatalf("%d key rotations in 20 s, want at least 2", changes)
 	}
