@@ -37,7 +37,7 @@ func DecodeEvidence(ev []byte) (*pb.QuoteV4, error) {
 	if len(ev) > MaxEvidenceSize {
 		return nil, fmt.Errorf("evidence is %d bytes, more than %d", len(ev), MaxEvidenceSize)
 	}
-	q, err := abi.QuoteToProto(ev)
+	q, err := quoteToProto(ev)
 	if err != nil {
 		return nil, fmt.Errorf("evidence is not a TDX quote: %v", err)
 	}
@@ -52,6 +52,18 @@ func DecodeEvidence(ev []byte) (*pb.QuoteV4, error) {
 		return nil, fmt.Errorf("quote is for TEE type %#x, not TDX", v4.GetHeader().GetTeeType())
 	}
 	return v4, nil
+}
+
+// quoteToProto is abi.QuoteToProto, which panics on some malformed quotes
+// (a slice out of range in the QE authentication data, found by
+// FuzzDecodeEvidence): the panic becomes an error.
+func quoteToProto(ev []byte) (q any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			q, err = nil, fmt.Errorf("malformed quote (the parser failed: %v)", r)
+		}
+	}()
+	return abi.QuoteToProto(ev)
 }
 
 // QuoteProvider is what the Issuer needs from go-tdx-guest's client: its
