@@ -219,12 +219,20 @@ func ping(pc net.Conn, dst netip.Addr) error {
 		}
 		req[2], req[3] = byte(^s>>8), byte(^s)
 	}
-	pc.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := pc.Write(req); err != nil {
-		return err
-	}
+	// ICMP is unreliable and the machine may be loaded: send up to five
+	// echo requests, as ping does, before giving up.
 	buf := make([]byte, 1500)
-	n, err := pc.Read(buf)
+	var n int
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		pc.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err = pc.Write(req); err != nil {
+			return err
+		}
+		if n, err = pc.Read(buf); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return err
 	}
