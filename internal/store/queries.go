@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // query names a prepared statement.
@@ -21,6 +22,9 @@ const (
 	qAuditEntries
 	qCheckpoints
 	qMeta
+	qFlows
+	qFlowCount
+	qAlerts
 	// Writes from here on.
 	qPutNode
 	qPutToken
@@ -29,12 +33,21 @@ const (
 	qAppend
 	qPutCheckpoint
 	qSetMeta
+	qMergeFlow
+	qInsertFlow
+	qAddAlert
+	qPruneAlertsKeep
+	qPruneAlertsAge
 	numQueries
 )
 
 const (
 	nodeColumns  = `id, class, variant, insecure, hardware_id, status, hpke_public_key, cert_public_key, wireguard_public_key, cert_serial, cert_not_after, claims, joined_at, last_attested_at, status_reason, mesh_address, mesh`
 	entryColumns = `seq, time_s, time_ns, type, node, class, actor, reason, request_id, details, prev, hash`
+	flowKey      = `src, dst, src_addr, dst_addr, proto, port, verdict`
+	flowColumns  = flowKey + `, node, count, first_seen, last_seen`
+	alertColumns = `id, time, received_at, node, mode, reason, src, dst, src_addr, dst_addr, proto, port, verdict, pkt_src, pkt_dst, src_port, dst_port, direction`
+	maxCount     = `9223372036854775807`
 )
 
 var querySQL = [numQueries]string{
@@ -49,6 +62,9 @@ var querySQL = [numQueries]string{
 	qAuditEntries:  `SELECT ` + entryColumns + ` FROM audit_entries WHERE seq >= ? ORDER BY seq LIMIT ?`,
 	qCheckpoints:   `SELECT seq, hash, time_s, time_ns, key_id, signature FROM audit_checkpoints ORDER BY seq, id`,
 	qMeta:          `SELECT value FROM meta WHERE key = ?`,
+	qFlows:         `SELECT ` + flowColumns + ` FROM segment_flows ORDER BY ` + flowKey,
+	qFlowCount:     `SELECT count(*) FROM segment_flows`,
+	qAlerts:        `SELECT ` + alertColumns + ` FROM segment_alerts ORDER BY id`,
 
 	qPutNode: `INSERT INTO nodes (` + nodeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET class = excluded.class, variant = excluded.variant, insecure = excluded.insecure,
@@ -64,6 +80,18 @@ var querySQL = [numQueries]string{
 	qAppend:        `INSERT INTO audit_entries (` + entryColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	qPutCheckpoint: `INSERT INTO audit_checkpoints (seq, hash, time_s, time_ns, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)`,
 	qSetMeta:       `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+	// ?1 count, ?2 first seen, ?3 last seen, then the key.
+	qMergeFlow: `UPDATE segment_flows SET
+		count = CASE WHEN count > ` + maxCount + ` - ?1 THEN ` + maxCount + ` ELSE count + ?1 END,
+		first_seen = min(first_seen, ?2), last_seen = max(last_seen, ?3)
+		WHERE src = ?4 AND dst = ?5 AND src_addr = ?6 AND dst_addr = ?7 AND proto = ?8 AND port = ?9 AND verdict = ?10`,
+	qInsertFlow: `INSERT INTO segment_flows (` + flowColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	qAddAlert: `INSERT INTO segment_alerts (` + strings.TrimPrefix(alertColumns, "id, ") + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// The newest ?1 alerts stay; an index walk of ?1 entries finds the
+	// first to go.
+	qPruneAlertsKeep: `DELETE FROM segment_alerts WHERE id <= (SELECT id FROM segment_alerts ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+	qPruneAlertsAge:  `DELETE FROM segment_alerts WHERE received_at < ?`,
 }
 
 // stmts holds the prepared statements of one connection pool.

@@ -1,5 +1,6 @@
 // Package store keeps the control plane's state: nodes, API tokens, revoked
-// certificates, the audit chain and its checkpoints, and small settings. The
+// certificates, the audit chain and its checkpoints, segmentation flow
+// records and alerts, and small settings. The
 // server imports it; so does the CLI for offline commands.
 //
 // Every state change happens in one write transaction (Store.Update), and the
@@ -17,6 +18,7 @@ package store
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/hoheit/hoheit/internal/audit"
@@ -84,6 +86,48 @@ type RevokedCert struct {
 	Reason    string
 }
 
+// FlowKey identifies an aggregated segmentation flow (segment.FlowKey in
+// the store's terms). Src and Dst are identity names; where one is empty
+// the endpoint had no identity and SrcAddr or DstAddr holds its address.
+type FlowKey struct {
+	Src, Dst         string
+	SrcAddr, DstAddr netip.Addr
+	// Proto is the protocol (segment.Proto), Port the destination port,
+	// Verdict the filter's verdict (segment.Verdict).
+	Proto   uint8
+	Port    uint16
+	Verdict uint8
+}
+
+// Flow counts the connections of one FlowKey over every node's shipments.
+type Flow struct {
+	FlowKey
+	// Node is the node that recorded the key first.
+	Node                string
+	Count               uint64
+	FirstSeen, LastSeen time.Time
+}
+
+// Alert is a flow outside the segmentation policy (segment.Alert in the
+// store's terms), with the reason and the time the server received it.
+type Alert struct {
+	// ID is assigned by AddAlert, increasing.
+	ID int64
+	// Time is when the node saw the flow; ReceivedAt when the server
+	// stored it (retention counts from it).
+	Time, ReceivedAt time.Time
+	Node             string
+	// Mode is the segment's mode (segment.Mode).
+	Mode   uint8
+	Reason string
+	Flow   FlowKey
+	// The packet that raised it.
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16
+	// Direction is segment.Direction.
+	Direction uint8
+}
+
 // ReadTx reads a consistent snapshot.
 type ReadTx interface {
 	// Node returns the node with id, or ErrNotFound.
@@ -105,6 +149,12 @@ type ReadTx interface {
 	Checkpoints(ctx context.Context) ([]audit.Checkpoint, error)
 	// Meta returns the value stored under key, or ErrNotFound.
 	Meta(ctx context.Context, key string) ([]byte, error)
+	// Flows returns every aggregated flow, ordered by key.
+	Flows(ctx context.Context) ([]Flow, error)
+	// FlowCount returns the number of flow keys stored.
+	FlowCount(ctx context.Context) (int, error)
+	// Alerts returns every alert kept, oldest (lowest id) first.
+	Alerts(ctx context.Context) ([]Alert, error)
 }
 
 // Tx is a write transaction. Everything done through it, audit entries
@@ -130,6 +180,19 @@ type Tx interface {
 	PutCheckpoint(ctx context.Context, c audit.Checkpoint) error
 	// SetMeta stores value under key.
 	SetMeta(ctx context.Context, key string, value []byte) error
+	// MergeFlow adds f's count to the stored flow of f's key and widens
+	// its first and last seen; the stored node is kept. It reports false,
+	// and writes nothing, when no flow of that key is stored. Counts
+	// saturate at 2^63-1.
+	MergeFlow(ctx context.Context, f Flow) (found bool, err error)
+	// InsertFlow stores a flow whose key is not stored yet.
+	InsertFlow(ctx context.Context, f Flow) error
+	// AddAlert stores an alert and returns its id.
+	AddAlert(ctx context.Context, a Alert) (int64, error)
+	// PruneAlerts deletes all but the newest keep alerts (keep <= 0: no
+	// limit by count) and every alert received before receivedBefore
+	// (zero: no limit by age), and returns how many it deleted.
+	PruneAlerts(ctx context.Context, keep int, receivedBefore time.Time) (int64, error)
 }
 
 // Store is the control plane's database.
