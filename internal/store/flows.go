@@ -184,7 +184,7 @@ func (t *sqliteTx) PruneAlerts(ctx context.Context, keep int, receivedBefore tim
 	return deleted, nil
 }
 
-// addrText stores an address as text, the zero address as ”.
+// addrText stores an address as text, the zero address as the empty string.
 func addrText(a netip.Addr) string {
 	if !a.IsValid() {
 		return ""
