@@ -68,7 +68,7 @@ func awsAttachments(natives []*native, rs []*inventory.Resource) {
 		}
 		seen := map[*inventory.Resource]bool{}
 		for _, attr := range []string{"vpc_security_group_ids", "security_groups", "security_group_names"} {
-			for _, id := range awsStrings(n.Values[attr]) {
+			for _, id := range awsStrings(n.get(attr)) {
 				if g := groups[id]; g != nil {
 					seen[g] = true
 				}
@@ -940,7 +940,7 @@ func awsJoinSGRule(n *native, t *inventory.Resource) {
 	}
 	var peers []string
 	for _, k := range []string{"cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"} {
-		peers = append(peers, awsStrings(n.Values[k])...)
+		peers = append(peers, awsStrings(n.get(k))...)
 	}
 	if s := n.str("source_security_group_id"); s != "" {
 		peers = append(peers, s)
@@ -1046,7 +1046,7 @@ func awsIAMRole(n *native) *inventory.Resource {
 		}
 	}
 	admin := false
-	for _, arn := range awsStrings(n.Values["managed_policy_arns"]) {
+	for _, arn := range awsStrings(n.get("managed_policy_arns")) {
 		admin = admin || awsAdminPolicies[arn]
 	}
 	for _, ip := range n.list("inline_policy") {

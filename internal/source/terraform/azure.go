@@ -136,7 +136,7 @@ func azureStart(n *native, typ string) mapping {
 	if loc := azureLocation(n.str("location")); loc != "" {
 		m.r.Region = loc
 	}
-	m.r.Tags = tagsOf(n.Values["tags"])
+	m.r.Tags = tagsOf(n.get("tags"))
 	return m
 }
 
@@ -370,7 +370,7 @@ func azureScaleSetInline(m mapping) {
 		return
 	}
 	for i := range n.list("extension") {
-		if ext, ok := lookup(n.Values, "extension."+strconv.Itoa(i)).(map[string]any); ok {
+		if ext, ok := n.lookup("extension."+strconv.Itoa(i)).(map[string]any); ok {
 			azureVMExtension(&native{Values: ext}, m.r)
 		}
 	}
@@ -1403,7 +1403,7 @@ func (m mapping) intAttr(attr, path string, def int64) {
 // boolAt reads a bool, accepting "true"/"false" strings as Terraform's
 // maps of strings carry them; ok is false if absent or not a bool.
 func boolAt(n *native, path string) (v, ok bool) {
-	switch b := lookup(n.Values, path).(type) {
+	switch b := n.lookup(path).(type) {
 	case bool:
 		return b, true
 	case string:
@@ -1416,7 +1416,7 @@ func boolAt(n *native, path string) (v, ok bool) {
 
 // intAt reads a whole number from a JSON number or a numeric string.
 func intAt(n *native, path string) (int64, bool) {
-	switch v := lookup(n.Values, path).(type) {
+	switch v := n.lookup(path).(type) {
 	case float64:
 		if v != v || v > 1<<62 || v < -(1<<62) {
 			return 0, false

@@ -54,7 +54,7 @@ var googleJoiners = map[string]joiner{
 func googleStart(n *native, typ string) mapping {
 	m := startMapping(n, "gcp", typ)
 	m.r.Region = googleRegion(n)
-	m.r.Tags = tagsOf(n.Values["labels"])
+	m.r.Tags = tagsOf(n.get("labels"))
 	return m
 }
 
@@ -323,7 +323,7 @@ func googleAttachedDisk(n *native, target *inventory.Resource) { setKnown(target
 
 func googleSQL(n *native) *inventory.Resource {
 	m := googleStart(n, "database.instance")
-	m.r.Tags = tagsOf(lookup(n.Values, "settings.0.user_labels"))
+	m.r.Tags = tagsOf(n.lookup("settings.0.user_labels"))
 	version := n.str("database_version")
 	engine, ver, _ := strings.Cut(version, "_")
 	switch engine {

@@ -15,8 +15,11 @@ type native struct {
 	// Provider is the provider's short name: aws, azurerm, google,
 	// openstack, opentelekomcloud.
 	Provider string
-	// Values are the planned (or state) attribute values.
+	// Values are the planned (or state) attribute values, when decoded;
+	// the reader leaves them in the file instead (obj) until trim keeps
+	// the few later steps read. Read them with get and lookup.
 	Values map[string]any
+	obj    *object
 	// Unknown mirrors Values' shape with true where the value is known only
 	// after apply (the plan's change.after_unknown).
 	Unknown map[string]any
@@ -93,16 +96,32 @@ func (n *native) rawConfig() (rawValue, bool) {
 	return rawValue{data: n.lazy.data, at: n.lazy.at, keep: n.lazy.keep}, true
 }
 
+// get returns the top-level attribute key, nil if absent.
+func (n *native) get(key string) any {
+	if n.obj != nil {
+		v, _ := n.obj.get(key)
+		return v
+	}
+	return n.Values[key]
+}
+
+// lookup returns the value at a dotted path of the planned values, nil if
+// absent.
+func (n *native) lookup(path string) any {
+	k, rest := cutDot(path)
+	return lookup(n.get(k), rest)
+}
+
 // str returns the string at a path such as "versioning.0.enabled"; nested
 // blocks are lists in Terraform's JSON, addressed by index.
 func (n *native) str(path string) string {
-	s, _ := lookup(n.Values, path).(string)
+	s, _ := n.lookup(path).(string)
 	return s
 }
 
 // strings returns the string, or the strings of the list, at path.
 func (n *native) strings(path string) []string {
-	switch v := lookup(n.Values, path).(type) {
+	switch v := n.lookup(path).(type) {
 	case string:
 		if v != "" {
 			return []string{v}
@@ -121,13 +140,13 @@ func (n *native) strings(path string) []string {
 
 // boolean returns the bool at path, false if absent.
 func (n *native) boolean(path string) bool {
-	b, _ := lookup(n.Values, path).(bool)
+	b, _ := n.lookup(path).(bool)
 	return b
 }
 
 // number returns the number at path as int64, 0 if absent.
 func (n *native) number(path string) int64 {
-	switch v := lookup(n.Values, path).(type) {
+	switch v := n.lookup(path).(type) {
 	case float64:
 		return int64(v)
 	case int64:
@@ -140,12 +159,12 @@ func (n *native) number(path string) int64 {
 
 // list returns the list at path, nil if absent.
 func (n *native) list(path string) []any {
-	l, _ := lookup(n.Values, path).([]any)
+	l, _ := n.lookup(path).([]any)
 	return l
 }
 
 // has reports whether path is present and not null.
-func (n *native) has(path string) bool { return lookup(n.Values, path) != nil }
+func (n *native) has(path string) bool { return n.lookup(path) != nil }
 
 // unknown reports whether the value at path (or a parent block) is known
 // only after apply.

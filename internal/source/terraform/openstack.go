@@ -127,9 +127,9 @@ func openstackStart(n *native, typ string) mapping {
 	}
 	m := startMapping(n, provider, typ)
 	m.r.Region = openstackRegion(n, provider)
-	tags := n.Values["tags"]
+	tags := n.get("tags")
 	if tags == nil {
-		tags = n.Values["tag"] // rds_instance_v3 before tags
+		tags = n.get("tag") // rds_instance_v3 before tags
 	}
 	m.r.Tags = tagsOf(tags)
 	return m

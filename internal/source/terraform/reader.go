@@ -215,7 +215,18 @@ func trim(rec *record, keys []string) {
 		return
 	}
 	n := rec.n
-	n.Values, n.Unknown, n.Config = keepKeys(n.Values, keys), keepKeys(n.Unknown, keys), keepKeys(n.Config, keys)
+	if n.obj != nil {
+		kept := make(map[string]any, 4)
+		for _, k := range keys {
+			if v, ok := n.obj.get(k); ok {
+				kept[k] = v
+			}
+		}
+		n.Values, n.obj = kept, nil
+	} else {
+		n.Values = keepKeys(n.Values, keys)
+	}
+	n.Unknown, n.Config = keepKeys(n.Unknown, keys), keepKeys(n.Config, keys)
 	if n.lazy.data != nil {
 		n.lazy.keep = keys
 	}
@@ -374,6 +385,7 @@ func (p *parser) scan() error {
 type worker struct {
 	p       *parser
 	d       *decoder
+	fields  []field // index's scratch
 	regions map[*configIndex]map[string]providerConfig
 }
 
@@ -388,7 +400,7 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 		return
 	}
 	if rec.n == nil {
-		values, err := w.decode(rec.values)
+		values, err := w.index(rec.values)
 		if err != nil {
 			rec.err = err
 			return
@@ -398,15 +410,12 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 			rec.err = err
 			return
 		}
-		if values == nil {
-			values = map[string]any{}
-		}
 		rec.n = &native{
 			Address:  rec.address,
 			Type:     rec.typ,
 			Name:     rec.name,
 			Provider: providerShortName(rec.provider, rec.typ),
-			Values:   values,
+			obj:      values,
 			Unknown:  unknown,
 			Location: inventory.Location{File: w.p.file, Line: rec.line, Path: rec.path},
 		}
@@ -460,15 +469,15 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	}
 }
 
-func (w *worker) decode(sp span) (map[string]any, error) {
+// index locates the planned values at sp (object); an empty object when
+// there are none.
+func (w *worker) index(sp span) (*object, error) {
 	if !sp.ok() {
-		return nil, nil
+		return &object{}, nil
 	}
 	w.d.reset(w.p.data[sp.start:sp.end], sp.start)
 	w.d.depth = sp.depth
-	v, err := w.d.value()
-	m, _ := v.(map[string]any)
-	return m, err
+	return w.d.index(w.p.data, &w.fields)
 }
 
 // decodeUnknowns decodes the after_unknown at sp, pruned to what says
@@ -1001,7 +1010,7 @@ func nativeName(n *native) string {
 
 func nativeTags(n *native) map[string]string {
 	for _, k := range []string{"tags_all", "tags", "labels"} {
-		m, ok := n.Values[k].(map[string]any)
+		m, ok := n.get(k).(map[string]any)
 		if !ok || len(m) == 0 {
 			continue
 		}

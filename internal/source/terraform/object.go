@@ -1,0 +1,101 @@
+package terraform
+
+import "sync"
+
+// object is a resource's planned values as the worker finds them: every
+// field located and checked (as strictly as decoding would), scalars
+// decoded, but objects and lists left in the file until a mapper first
+// reads them. A provider plans 15-74 attributes per resource and a mapper
+// reads a handful; building maps for all of them was most of a large
+// plan's parse time and memory.
+//
+// An object is read by one goroutine at a time (the worker that maps the
+// resource, later the reader's single-threaded joins), and only while the
+// file is in memory: trim replaces it by the few values kept afterwards.
+type object struct {
+	data   []byte
+	fields []field
+}
+
+// field is one attribute; at is where a container not decoded yet lies.
+type field struct {
+	key string
+	v   any
+	at  span
+}
+
+// lazyDecoders decode containers on first read; a decoder keeps its
+// interning cache between uses.
+var lazyDecoders = sync.Pool{New: func() any { return newDecoder(nil) }}
+
+// get returns the value of key and whether the object has it. As with
+// decoding into a map, the last of duplicate keys wins.
+func (o *object) get(key string) (any, bool) {
+	if o == nil {
+		return nil, false
+	}
+	for i := len(o.fields) - 1; i >= 0; i-- {
+		f := &o.fields[i]
+		if f.key != key {
+			continue
+		}
+		if f.at.ok() {
+			d := lazyDecoders.Get().(*decoder)
+			d.reset(o.data[f.at.start:f.at.end], f.at.start)
+			d.depth = f.at.depth
+			v, err := d.value()
+			d.reset(nil, 0)
+			lazyDecoders.Put(d)
+			if err != nil {
+				// Checked when indexed; a failure here would be a bug.
+				v = nil
+			}
+			f.v, f.at = v, span{}
+		}
+		return f.v, true
+	}
+	return nil, false
+}
+
+// index reads the object at the decoder's position into an object; a
+// value that is not an object is checked and read as an empty one, as
+// decoding it into a map did.
+func (d *decoder) index(file []byte, scratch *[]field) (*object, error) {
+	o := &object{data: file}
+	if d.peek() != '{' {
+		if _, err := d.value(); err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
+	fields := (*scratch)[:0]
+	err := d.fields(func(kb []byte) error {
+		f := field{key: d.key(kb)}
+		switch d.peek() {
+		case '{', '[':
+			start, depth := d.pos, d.depth
+			if err := d.validate(); err != nil {
+				return err
+			}
+			f.at = span{start: d.base + start, end: d.base + d.pos, depth: depth}
+		default:
+			v, err := d.value()
+			if err != nil {
+				return err
+			}
+			f.v = v
+		}
+		fields = append(fields, f)
+		return nil
+	})
+	if err != nil {
+		clear(fields)
+		*scratch = fields[:0]
+		return nil, err
+	}
+	o.fields = make([]field, len(fields))
+	copy(o.fields, fields)
+	clear(fields)
+	*scratch = fields[:0]
+	return o, nil
+}
