@@ -370,7 +370,7 @@ func azureScaleSetInline(m mapping) {
 		return
 	}
 	for i := range n.list("extension") {
-		if ext, ok := n.lookup("extension."+strconv.Itoa(i)).(map[string]any); ok {
+		if ext, ok := n.lookup("extension." + strconv.Itoa(i)).(map[string]any); ok {
 			azureVMExtension(&native{Values: ext}, m.r)
 		}
 	}
