@@ -53,11 +53,24 @@ type MeshSettings struct {
 	PSKRotateEvery Duration `yaml:"psk_rotate_every"`
 	// AlertWebhook receives every segmentation alert as a JSON POST.
 	AlertWebhook string `yaml:"alert_webhook"`
+	// AlertRetention bounds the segmentation alerts the server keeps.
+	AlertRetention AlertRetention `yaml:"alert_retention"`
+}
+
+// AlertRetention bounds the stored segmentation alerts; whichever limit
+// is reached first removes the oldest.
+type AlertRetention struct {
+	// MaxAlerts keeps the newest alerts (10000 by default).
+	MaxAlerts int `yaml:"max_alerts"`
+	// MaxAge removes alerts received longer ago (720h, 30 days, by
+	// default).
+	MaxAge Duration `yaml:"max_age"`
 }
 
 // Options returns the mesh options of the settings (validated).
 func (m MeshSettings) Options() MeshOptions {
-	o := MeshOptions{RotateEvery: m.PSKRotateEvery.D(), AlertWebhook: m.AlertWebhook}
+	o := MeshOptions{RotateEvery: m.PSKRotateEvery.D(), AlertWebhook: m.AlertWebhook,
+		AlertsKeep: m.AlertRetention.MaxAlerts, AlertsMaxAge: m.AlertRetention.MaxAge.D()}
 	o.IPv6, _ = netip.ParsePrefix(m.IPv6Prefix)
 	o.IPv4, _ = netip.ParsePrefix(m.IPv4Prefix)
 	return o
@@ -290,6 +303,12 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Mesh.PSKRotateEvery.D(); d != 0 && d < time.Minute {
 		add("mesh.psk_rotate_every: at least 1m")
+	}
+	if n := c.Mesh.AlertRetention.MaxAlerts; n < 0 || n > 10_000_000 {
+		add("mesh.alert_retention.max_alerts %d: want between 1 and 10000000 (0 or unset: %d)", n, DefaultAlertsKeep)
+	}
+	if d := c.Mesh.AlertRetention.MaxAge.D(); d < 0 || (d > 0 && d < time.Hour) {
+		add("mesh.alert_retention.max_age %v: want at least 1h (unset: %v)", d, DefaultAlertsMaxAge)
 	}
 	switch strings.ToLower(c.Database.Synchronous) {
 	case "", "normal", "full":

@@ -37,6 +37,11 @@ type MeshOptions struct {
 	// AlertWebhook, when set, receives every segmentation alert as a JSON
 	// POST.
 	AlertWebhook string
+	// AlertsKeep is how many segmentation alerts the store keeps (the
+	// newest; 10,000 by default), AlertsMaxAge how long it keeps one
+	// (30 days).
+	AlertsKeep   int
+	AlertsMaxAge time.Duration
 }
 
 // DefaultMeshIPv6 is the mesh's default ULA prefix.
@@ -74,8 +79,8 @@ type meshState struct {
 	revocations uint64
 	// changed is closed and replaced on every change.
 	changed chan struct{}
-	flows   map[segment.FlowKey]segment.FlowRecord
-	alerts  []segment.Alert
+	// flowKeys counts the flow keys in the store (flowstore.go).
+	flowKeys int
 	// hook queues alerts for the webhook.
 	hook chan segment.Alert
 }
@@ -90,12 +95,18 @@ func newMesh(o MeshOptions) *meshState {
 	if o.LongPoll <= 0 {
 		o.LongPoll = 30 * time.Second
 	}
+	if o.AlertsKeep <= 0 {
+		o.AlertsKeep = DefaultAlertsKeep
+	}
+	if o.AlertsMaxAge <= 0 {
+		o.AlertsMaxAge = DefaultAlertsMaxAge
+	}
 	var hook chan segment.Alert
 	if o.AlertWebhook != "" {
 		hook = make(chan segment.Alert, 1024)
 	}
 	return &meshState{opts: o, hook: hook, nodes: map[string]segment.Node{}, peers: map[string]api.MeshPeer{}, psks: map[[2]string][]byte{}, owner: map[netip.Addr]string{},
-		changed: make(chan struct{}), flows: map[segment.FlowKey]segment.FlowRecord{}}
+		changed: make(chan struct{})}
 }
 
 // wakeLocked wakes every waiting config request.
@@ -156,9 +167,13 @@ func hostIn(p netip.Prefix, id string, try uint32) netip.Addr {
 func (s *Server) loadMesh(ctx context.Context) error {
 	var policy, promotion []byte
 	var nodes []store.Node
+	var flows []store.Flow
 	err := s.d.Store.View(ctx, func(tx store.ReadTx) error {
 		var err error
 		if nodes, err = tx.Nodes(ctx); err != nil {
+			return err
+		}
+		if flows, err = tx.Flows(ctx); err != nil {
 			return err
 		}
 		policy, err = tx.Meta(ctx, metaSegmentPolicy)
@@ -180,6 +195,7 @@ func (s *Server) loadMesh(ctx context.Context) error {
 	m := s.mesh
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.flowKeys = len(flows)
 	for _, n := range nodes {
 		// Every node keeps its addresses, active or not, so a quarantined
 		// node that comes back gets the same ones and nobody else takes them.
@@ -200,6 +216,7 @@ func (s *Server) loadMesh(ctx context.Context) error {
 		if err := json.Unmarshal(promotion, &states); err == nil {
 			m.promoter.Restore(states)
 		}
+		m.replayFlowsLocked(flows)
 		if m.comp, err = segment.NewCompiler(m.promoter.Apply(p), m.inventoryLocked()); err != nil {
 			return err
 		}
@@ -285,11 +302,19 @@ func (s *Server) webhook(ctx context.Context) {
 	}
 }
 
-// promote runs PromoteOnce every few seconds until ctx ends.
+// promote runs PromoteOnce every few seconds, and prunes the stored alerts
+// now and then every pruneEvery, until ctx ends.
 func (s *Server) promote(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	var pruned time.Time
 	for {
+		if time.Since(pruned) >= pruneEvery {
+			if err := s.pruneAlerts(ctx); err != nil && ctx.Err() == nil {
+				s.d.Log.Error("pruning segmentation alerts failed", "err", err)
+			}
+			pruned = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -614,87 +639,4 @@ func (s *Server) handleGetPolicy(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/yaml")
 	_, err = w.Write(data)
 	return err
-}
-
-// maxFlows bounds the server's flow table.
-const maxFlows = 100000
-
-// handlePostFlows takes a node's flow records; flows its filter dropped or
-// let pass outside the policy become alerts.
-func (s *Server) handlePostFlows(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.nodeFromCert(r)
-	if err != nil {
-		return err
-	}
-	var recs []segment.FlowRecord
-	if err := readJSON(r, &recs); err != nil {
-		return err
-	}
-	m := s.mesh
-	m.mu.Lock()
-	for _, rec := range recs {
-		rec.Node = segment.NodeID(n.ID)
-		if m.comp != nil {
-			rec = m.comp.ResolveFlow(rec)
-		}
-		k := rec.FlowKey
-		old, ok := m.flows[k]
-		if !ok && len(m.flows) >= maxFlows {
-			continue
-		}
-		if ok {
-			old.Count += rec.Count
-			if rec.LastSeen.After(old.LastSeen) {
-				old.LastSeen = rec.LastSeen
-			}
-			rec = old
-		}
-		m.flows[k] = rec
-		if m.promoter != nil && m.policy != nil {
-			if _, seg := m.policy.ModeOf(rec.Dst); seg != "" {
-				m.promoter.Observe(seg, rec.FlowKey, rec.LastSeen)
-			}
-		}
-		if rec.Verdict != segment.Allow && !ok {
-			a := segment.Alert{Time: rec.FirstSeen, Node: rec.Node, Flow: rec.FlowKey, Src: rec.SrcAddr, Dst: rec.DstAddr, DstPort: rec.Port}
-			m.alerts = append(m.alerts, a)
-			if m.hook != nil {
-				select {
-				case m.hook <- a:
-				default:
-					s.d.Log.Warn("alert webhook queue full: alert not sent", "node", n.ID)
-				}
-			}
-			if len(m.alerts) > 10000 {
-				m.alerts = m.alerts[len(m.alerts)-10000:]
-			}
-			s.d.Log.Warn("segmentation violation", "node", n.ID, "src", rec.Src, "dst", rec.Dst, "proto", rec.Proto.String(), "port", rec.Port, "verdict", rec.Verdict.String())
-		}
-	}
-	m.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (s *Server) handleGetFlows(w http.ResponseWriter, r *http.Request) error {
-	m := s.mesh
-	m.mu.Lock()
-	out := make([]segment.FlowRecord, 0, len(m.flows))
-	for _, f := range m.flows {
-		out = append(out, f)
-	}
-	m.mu.Unlock()
-	segment.SortFlows(out)
-	return writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) handleGetAlerts(w http.ResponseWriter, r *http.Request) error {
-	m := s.mesh
-	m.mu.Lock()
-	out := slices.Clone(m.alerts)
-	m.mu.Unlock()
-	if out == nil {
-		out = []segment.Alert{}
-	}
-	return writeJSON(w, http.StatusOK, out)
 }
