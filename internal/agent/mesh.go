@@ -15,6 +15,7 @@ import (
 	"github.com/hoheit/hoheit/internal/api"
 	"github.com/hoheit/hoheit/internal/mesh"
 	"github.com/hoheit/hoheit/internal/segment"
+	"github.com/hoheit/hoheit/internal/segment/nft"
 )
 
 // MeshConfig turns on the mesh: after joining, the agent brings up its
@@ -32,7 +33,28 @@ type MeshConfig struct {
 	FlowsEvery time.Duration
 	// Paths tunes endpoint selection for peers with several endpoints.
 	Paths mesh.PathParams
+	// Enforce says where the segmentation rules are enforced:
+	// EnforceUserspace (the default) or EnforceNftables (tun datapath only).
+	Enforce Enforcement
 }
+
+// Enforcement names where a node enforces its segmentation rules.
+type Enforcement string
+
+// Enforcements.
+const (
+	// EnforceUserspace runs segment.Filter on every packet between
+	// WireGuard and the local stack (tun and netstack datapaths).
+	EnforceUserspace Enforcement = "userspace"
+	// EnforceNftables puts the rules into the kernel (package
+	// segment/nft) on the mesh interface; packets of established
+	// connections cost one conntrack lookup, and only the first packet of
+	// each connection is copied to the agent to be recorded.
+	EnforceNftables Enforcement = "nftables"
+)
+
+// meshInterface is the mesh device's name on the tun datapath.
+const meshInterface = "hoheit0"
 
 // onLink gives each mesh address the length of the mesh prefix it lies
 // in, so the whole mesh is routed into the device; WireGuard then picks
@@ -87,6 +109,13 @@ func localOnly(pkt []byte) bool {
 	return dst.IsMulticast() || dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast()
 }
 
+func enforcement(e Enforcement) Enforcement {
+	if e == "" {
+		return EnforceUserspace
+	}
+	return e
+}
+
 // MeshDevice returns the running mesh device, nil before the mesh is up.
 func (a *Agent) MeshDevice() mesh.Device {
 	a.mu.RLock()
@@ -120,13 +149,40 @@ func (a *Agent) runMesh(ctx context.Context, addrs []string) error {
 		}
 		prefixes = append(prefixes, p)
 	}
-	a.filter = segment.NewFilter(nil, segment.FilterConfig{Alerts: func(al segment.Alert) {
+	fcfg := segment.FilterConfig{Alerts: func(al segment.Alert) {
 		a.cfg.Log.Warn("segmentation: flow outside the policy", "src", al.Src, "dst", al.Dst, "dst_port", al.DstPort, "mode", al.Mode.String())
-	}})
+	}}
+	var hook mesh.PacketFilter
+	var enf *nft.Enforcer
+	switch mc.Enforce {
+	case "", EnforceUserspace, EnforceNftables:
+	default:
+		return fmt.Errorf("unknown enforcement %q: want userspace or nftables", mc.Enforce)
+	}
+	if mc.Enforce == EnforceNftables {
+		if mc.Datapath != mesh.TUN {
+			return fmt.Errorf("nftables enforcement needs the tun datapath, not %q", mc.Datapath)
+		}
+		// The filter only records here: it sees the first packet of each
+		// connection (from the kernel's log), so its connection table needs
+		// to remember a connection only briefly (a repeated first packet).
+		fcfg.TCPTimeout, fcfg.TCPClosingTimeout, fcfg.UDPTimeout, fcfg.ICMPTimeout = 10*time.Second, 10*time.Second, 10*time.Second, 10*time.Second
+		a.filter = segment.NewFilter(nil, fcfg)
+		// Before the device exists: the node is closed from its first packet.
+		var err error
+		enf, err = nft.Open(ctx, nft.Config{Options: nft.Options{Interface: meshInterface}, Recorder: a.filter, Logger: a.cfg.Log})
+		if err != nil {
+			return fmt.Errorf("nftables enforcement: %w", err)
+		}
+		defer enf.Close()
+	} else {
+		a.filter = segment.NewFilter(nil, fcfg)
+		hook = filterHook{a.filter}
+	}
 	priv := a.wgKey.Bytes()
 	dev, err := mesh.Open(ctx, mesh.Options{
 		Datapath: mc.Datapath, PrivateKey: priv, Addresses: prefixes, ListenPort: mc.ListenPort,
-		Filter: filterHook{a.filter}, Paths: mc.Paths, Logger: a.cfg.Log,
+		InterfaceName: meshInterface, Filter: hook, Paths: mc.Paths, Logger: a.cfg.Log,
 	})
 	clear(priv)
 	if err != nil {
@@ -136,7 +192,7 @@ func (a *Agent) runMesh(ctx context.Context, addrs []string) error {
 	a.dev = dev
 	a.mu.Unlock()
 	defer dev.Close()
-	a.cfg.Log.Info("mesh up", "datapath", dev.Datapath(), "addresses", strings.Join(addrs, ","), "port", dev.ListenPort())
+	a.cfg.Log.Info("mesh up", "datapath", dev.Datapath(), "addresses", strings.Join(addrs, ","), "port", dev.ListenPort(), "enforce", string(enforcement(mc.Enforce)))
 
 	every := mc.FlowsEvery
 	if every <= 0 {
@@ -165,7 +221,7 @@ func (a *Agent) runMesh(ctx context.Context, addrs []string) error {
 		if cfg == nil {
 			continue // not modified
 		}
-		if err := a.applyMesh(ctx, dev, cfg, prefixes, psks); err != nil {
+		if err := a.applyMesh(ctx, dev, enf, cfg, prefixes, psks); err != nil {
 			a.cfg.Log.Error("applying the mesh config", "err", err)
 			continue
 		}
@@ -206,8 +262,9 @@ func (a *Agent) pollMesh(ctx context.Context, etag string) (*api.MeshConfig, err
 }
 
 // applyMesh opens the sealed pre-shared keys, rotates those that changed
-// on peers that stay, then applies peers and rules.
-func (a *Agent) applyMesh(ctx context.Context, dev mesh.Device, cfg *api.MeshConfig, addrs []netip.Prefix, psks map[string]mesh.Key) error {
+// on peers that stay, then applies peers and rules (into the kernel's table
+// too when enf is set).
+func (a *Agent) applyMesh(ctx context.Context, dev mesh.Device, enf *nft.Enforcer, cfg *api.MeshConfig, addrs []netip.Prefix, psks map[string]mesh.Key) error {
 	plain, err := a.hpke.Open(a.cfg.NodeID, cfg.ETag, cfg.PSKs)
 	if err != nil {
 		return fmt.Errorf("opening the pre-shared keys: %w", err)
@@ -263,6 +320,11 @@ func (a *Agent) applyMesh(ctx context.Context, dev mesh.Device, cfg *api.MeshCon
 	// re-check every tracked connection, which a key rotation (same
 	// rules, new epoch) has no reason to cause.
 	if !bytes.Equal(cfg.Rules, a.meshRules) {
+		if enf != nil {
+			if err := enf.SetRules(rules); err != nil {
+				return fmt.Errorf("applying the rule set to nftables (the previous one stays in force): %w", err)
+			}
+		}
 		a.filter.SetRules(rules)
 		a.meshRules = bytes.Clone(cfg.Rules)
 	}
