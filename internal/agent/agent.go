@@ -49,6 +49,10 @@ type Config struct {
 	Timeout time.Duration
 	// Mesh, when set, brings up the node's mesh after it joined.
 	Mesh *MeshConfig
+	// Workloads, when not nil, are reported to the server after every
+	// join (ParseWorkloads reads them from a file; SetWorkloads changes
+	// them while the agent runs).
+	Workloads []api.Workload
 }
 
 // Agent holds a node's keys and identity.
@@ -76,6 +80,8 @@ type Agent struct {
 	dev        mesh.Device
 	meshETag   string
 	meshRules  []byte
+	// workloads are reported after every join; nil: none configured.
+	workloads []api.Workload
 }
 
 // New makes the agent's key pairs; nothing is sent yet.
@@ -97,7 +103,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Issuer == nil {
 		return nil, errors.New("no attestation issuer")
 	}
-	a := &Agent{cfg: cfg}
+	a := &Agent{cfg: cfg, workloads: cfg.Workloads}
 	if a.hpke, err = keys.NewHPKEKey(); err != nil {
 		return nil, err
 	}
@@ -315,6 +321,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	for {
 		err := a.Join(ctx)
+		if err == nil {
+			// A refusal (an address another node holds) is the operator's
+			// to fix; the node keeps running without those workloads.
+			if werr := a.reportWorkloads(ctx); werr != nil {
+				a.cfg.Log.Error("workloads not accepted", "err", werr)
+			}
+		}
 		if err == nil && !meshStarted && a.cfg.Mesh != nil {
 			meshStarted = true
 			a.mu.RLock()

@@ -67,6 +67,7 @@ func (s *Server) routes() {
 	h("POST "+api.PathTokens, s.role(s.handleCreateToken, api.RoleAdmin))
 	h("DELETE "+api.PathTokens+"/{id}", s.role(s.handleDeleteToken, api.RoleAdmin))
 	h("GET "+api.PathMeshConfig, s.handleMeshConfig)
+	h("PUT "+api.PathMeshWorkloads, s.handlePutWorkloads)
 	h("POST "+api.PathSegFlows, s.handlePostFlows)
 	h("GET "+api.PathSegFlows, s.role(s.handleGetFlows, api.RoleAdmin, api.RoleOperator, api.RoleAuditor))
 	h("GET "+api.PathSegAlerts, s.role(s.handleGetAlerts, api.RoleAdmin, api.RoleOperator, api.RoleAuditor))

@@ -81,6 +81,9 @@ type meshState struct {
 	changed chan struct{}
 	// flowKeys counts the flow keys in the store (flowstore.go).
 	flowKeys int
+	// workloads holds what each node reported (workloads.go), active
+	// or not; only active nodes' go into the compile.
+	workloads map[string][]segment.Workload
 	// hook queues alerts for the webhook.
 	hook chan segment.Alert
 }
@@ -106,7 +109,7 @@ func newMesh(o MeshOptions) *meshState {
 		hook = make(chan segment.Alert, 1024)
 	}
 	return &meshState{opts: o, hook: hook, nodes: map[string]segment.Node{}, peers: map[string]api.MeshPeer{}, psks: map[[2]string][]byte{}, owner: map[netip.Addr]string{},
-		changed: make(chan struct{})}
+		changed: make(chan struct{}), workloads: map[string][]segment.Workload{}}
 }
 
 // wakeLocked wakes every waiting config request.
@@ -165,7 +168,7 @@ func hostIn(p netip.Prefix, id string, try uint32) netip.Addr {
 // load fills the mesh from the store: the active nodes and the applied
 // policy.
 func (s *Server) loadMesh(ctx context.Context) error {
-	var policy, promotion []byte
+	var policy, promotion, workloads []byte
 	var nodes []store.Node
 	var flows []store.Flow
 	err := s.d.Store.View(ctx, func(tx store.ReadTx) error {
@@ -187,6 +190,13 @@ func (s *Server) loadMesh(ctx context.Context) error {
 		if errors.Is(err, store.ErrNotFound) {
 			err = nil
 		}
+		if err != nil {
+			return err
+		}
+		workloads, err = tx.Meta(ctx, metaWorkloads)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
 		return err
 	})
 	if err != nil {
@@ -196,6 +206,9 @@ func (s *Server) loadMesh(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.flowKeys = len(flows)
+	if err := m.loadWorkloadsLocked(workloads); err != nil {
+		return err
+	}
 	for _, n := range nodes {
 		// Every node keeps its addresses, active or not, so a quarantined
 		// node that comes back gets the same ones and nobody else takes them.
@@ -371,6 +384,9 @@ func (m *meshState) inventoryLocked() segment.Inventory {
 		inv.Nodes = append(inv.Nodes, n)
 	}
 	sort.Slice(inv.Nodes, func(i, j int) bool { return inv.Nodes[i].ID < inv.Nodes[j].ID })
+	for _, n := range inv.Nodes {
+		inv.Workloads = append(inv.Workloads, m.workloads[string(n.ID)]...)
+	}
 	return inv
 }
 
@@ -381,11 +397,23 @@ func (m *meshState) upsert(n store.Node) {
 	defer m.mu.Unlock()
 	sn := segNode(n)
 	m.own(sn)
+	_, was := m.nodes[n.ID]
 	m.nodes[n.ID] = sn
 	m.peers[n.ID] = meshPeer(n)
 	if m.comp != nil {
 		if _, err := m.comp.Update(segment.UpsertNode{Node: sn}); err != nil {
 			return
+		}
+	}
+	if !was {
+		// A node coming back brings its workloads back, unless another
+		// node took their addresses meanwhile (it reports them again).
+		if ws := m.workloads[n.ID]; len(ws) > 0 {
+			if m.checkWorkloadsLocked(n.ID, ws) != nil {
+				delete(m.workloads, n.ID)
+			} else {
+				m.setWorkloadsLocked(n.ID, ws)
+			}
 		}
 	}
 	m.wakeLocked()
@@ -442,6 +470,10 @@ func (s *Server) configFor(ctx context.Context, n store.Node) (*api.MeshConfig, 
 	var peers []api.MeshPeer
 	for _, id := range peerIDs {
 		if p, ok := m.peers[id]; ok {
+			// The addresses of the peer's workloads are routed to it too.
+			if wa := m.workloadAddrsLocked(id); len(wa) > 0 {
+				p.AllowedIPs = append(slices.Clip(p.AllowedIPs), wa...)
+			}
 			peers = append(peers, p)
 		}
 	}
