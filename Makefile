@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 5s
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build test deps unit integration policy-test fuzz-smoke example lint bench bench-trivy bench-stages fuzz clean
+.PHONY: all build test deps unit integration policy-test fuzz-smoke example lint bench bench-trivy bench-stages bench-mesh fuzz clean
 
 all: build
 
@@ -66,6 +66,11 @@ bench-stages:
 	mkdir -p bench/out
 	$(GO) run ./bench/gen -n 100000 -o bench/out/plan-100000.json
 	$(GO) run ./bench/stages -plan bench/out/plan-100000.json -cpuprofile bench/out/prof -memprofile bench/out/heap.pprof
+
+## bench-mesh: TCP throughput and latency through the mesh with a 1,000-rule policy against
+## plain wireguard-go, side by side (root; ROUNDS=5 DURATION=10 PARALLEL=1; see docs/benchmarks.md)
+bench-mesh:
+	bench/mesh-throughput.sh
 
 ## fuzz: long fuzzing of one target, e.g. make fuzz TARGET=FuzzParse PKG=./internal/source/terraform
 fuzz:
