@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"runtime/debug"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hoheit/hoheit/internal/gctune"
 	"github.com/hoheit/hoheit/internal/inventory"
 	"github.com/hoheit/hoheit/internal/rules"
 )
@@ -82,9 +84,28 @@ func addSelectionFlags(cmd *cobra.Command, s *ruleSelection) {
 	fl.StringSliceVar(&s.frameworks, "framework", nil, "only rules mapped to this framework, e.g. bsi-c5, gdpr")
 }
 
-// largeEstate is the number of resources from which a scan lowers the
-// collector's goal after reading (see runScan).
-const largeEstate = 20_000
+// scanHeapBudget is the memory a scan may hold before the collector runs:
+// a 100,000-resource Terraform plan's estate, the rules' and the report's
+// work fit in it, and the scan stays under 1 GiB (docs/benchmarks.md).
+// Smaller scans never reach it; GOGC or GOMEMLIMIT, if set, win.
+const scanHeapBudget = 896 << 20
+
+// inputSize is the size of the regular files at or below paths.
+func inputSize(paths []string) int64 {
+	var size int64
+	for _, p := range paths {
+		_ = filepath.WalkDir(p, func(_ string, e fs.DirEntry, err error) error {
+			if err != nil || !e.Type().IsRegular() {
+				return nil
+			}
+			if info, err := e.Info(); err == nil {
+				size += info.Size()
+			}
+			return nil
+		})
+	}
+	return size
+}
 
 func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	ctx := cmd.Context()
@@ -117,21 +138,20 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	}
 	progress := !f.quiet && d.IsTerminal(d.Stderr)
 	start := d.Now()
+	// The estate is most of the heap, and collecting it while it is built
+	// or read by the rules is wasted work: the collector waits until the
+	// heap nears scanHeapBudget (less the input files, mapped while they
+	// are read), then keeps its goal at half again what is live.
+	gc := gctune.Start(scanHeapBudget-min(inputSize(args), scanHeapBudget/2), 50)
+	defer gc.Stop()
 	estate, err := d.ReadEstate(ctx, args, ReadOptions{MaxInputSize: int64(f.maxInputSize), MaxDepth: f.maxDepth, Stdin: d.Stdin})
 	if err != nil {
 		return usageError("%v", err)
 	}
+	gc.SetFloor(scanHeapBudget)
 	if progress {
 		fmt.Fprintf(d.Stderr, "read %d resources from %d inputs in %s; checking %d rules\n",
 			len(estate.Resources), len(estate.Inputs), d.Now().Sub(start).Round(time.Millisecond), len(set.Rules))
-	}
-	if len(estate.Resources) >= largeEstate && os.Getenv("GOGC") == "" {
-		// From here on a large estate is most of the heap, and the
-		// collector's default goal (twice what is live) lets the heap grow
-		// to twice its size while rules run and the report is written. Half
-		// again keeps a 100,000-resource plan under 1 GiB for about one
-		// more collection (docs/benchmarks.md). GOGC, if set, wins.
-		defer debug.SetGCPercent(debug.SetGCPercent(50))
 	}
 	opts := rules.EvalOptions{Exceptions: exceptions, Now: d.Now}
 	if progress && len(estate.Resources) > 50_000 {

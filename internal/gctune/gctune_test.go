@@ -1,0 +1,99 @@
+package gctune
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+)
+
+var sink [][]byte
+
+// allocate makes n MiB of garbage, in 64 KiB pieces, keeping the last
+// keep MiB alive.
+func allocate(n, keep int) {
+	sink = nil
+	for i := 0; i < n*16; i++ {
+		sink = append(sink, make([]byte, 64<<10))
+		if len(sink) > keep*16 {
+			sink = sink[1:]
+		}
+	}
+}
+
+func numGC() uint32 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.NumGC
+}
+
+func TestFloor(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	runtime.GC()
+	prevPercent := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prevPercent)
+
+	tests := []struct {
+		name              string
+		floor             int64
+		allocMiB, keepMiB int
+		wantCollections   bool
+	}{
+		// Default pacing would collect a dozen times making 256 MiB.
+		{"below the floor nothing is collected", 1 << 30, 256, 4, false},
+		// Beyond the floor the collector runs, and keeps running as the
+		// heap churns: no fixed limit stops it.
+		{"above the floor it collects", 32 << 20, 256, 16, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			runtime.GC()
+			tu := Start(tc.floor, 50)
+			if tu == nil {
+				t.Fatal("Start returned nil without GOGC or GOMEMLIMIT set")
+			}
+			before := numGC()
+			allocate(tc.allocMiB, tc.keepMiB)
+			got := numGC() - before
+			tu.Stop()
+			sink = nil
+			if (got > 0) != tc.wantCollections {
+				t.Fatalf("%d collections, want collections: %v", got, tc.wantCollections)
+			}
+			if p := debug.SetGCPercent(100); p != 100 {
+				t.Fatalf("after Stop GOGC is %d, want the previous 100", p)
+			}
+			if l := debug.SetMemoryLimit(-1); l != prevLimit {
+				t.Fatalf("after Stop the memory limit is %d, want %d", l, prevLimit)
+			}
+		})
+	}
+}
+
+var prevLimit = debug.SetMemoryLimit(-1)
+
+func TestEnvironmentWins(t *testing.T) {
+	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, "100")
+			if tu := Start(1<<30, 50); tu != nil {
+				tu.Stop()
+				t.Fatalf("Start tuned the collector although %s is set", env)
+			}
+			var tu *Tuner
+			tu.SetFloor(1) // nil does nothing
+			tu.Stop()
+		})
+	}
+}
+
+func TestSetFloorAfterStop(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	tu := Start(64<<20, 50)
+	tu.Stop()
+	tu.SetFloor(1 << 20)
+	if l := debug.SetMemoryLimit(-1); l != prevLimit {
+		t.Fatalf("SetFloor after Stop changed the limit to %d", l)
+	}
+}
