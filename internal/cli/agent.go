@@ -32,6 +32,7 @@ type agentFlags struct {
 	meshPort     uint16
 	labels       []string
 	endpoints    []string
+	workloads    string
 }
 
 func (f *agentFlags) register(c *cobra.Command) {
@@ -54,6 +55,7 @@ func (f *agentFlags) registerMesh(c *cobra.Command) {
 	fl.StringVar(&f.enforce, "enforce", "userspace", "where segmentation is enforced: userspace (every datapath but kernel) or nftables (--mesh tun only; see below)")
 	fl.StringArrayVar(&f.labels, "label", nil, "a label for the segmentation policy, KEY=VALUE (repeat: --label app=web --label cloud=aws)")
 	fl.StringArrayVar(&f.endpoints, "endpoint", nil, "IP:PORT where peers reach this node's WireGuard device (repeat for several paths)")
+	fl.StringVar(&f.workloads, "workloads", "", "YAML list of the workloads this node routes (name, labels, addresses), reported to the server; re-read on SIGHUP")
 }
 
 func (f *agentFlags) meshConfig() (*agent.MeshConfig, error) {
@@ -118,6 +120,8 @@ Examples:
   hoheit agent ... --mesh auto --label app=web --label env=prod --endpoint 203.0.113.7:51820
                                               # also join the encrypted, segmented mesh
   hoheit agent ... --mesh tun --enforce nftables --label app=db   # enforce in the kernel
+  hoheit agent ... --mesh tun --label site=dc-berlin --workloads /etc/hoheit/workloads.yaml
+                                              # report the containers this node routes
   hoheit agent format --device /dev/vdb ...   # make a LUKS2 volume with the node's disk key
   hoheit agent unlock --device /dev/vdb ...   # open it with the released key`
 
@@ -136,6 +140,9 @@ func newAgentCmd(d *Deps) *cobra.Command {
 			defer closeIssuer()
 			defer a.Close()
 			log.Info("joining", "server", f.server, "node", f.name, "class", f.class, "attestation", f.variant)
+			if f.workloads != "" {
+				go watchWorkloads(cmd.Context(), a, f.workloads, log)
+			}
 			return a.Run(cmd.Context())
 		},
 	}
@@ -284,7 +291,18 @@ func (f *agentFlags) agent(ctx context.Context, d *Deps) (*agent.Agent, *slog.Lo
 		closeIssuer()
 		return nil, nil, nil, err
 	}
-	a, err := agent.New(agent.Config{Server: f.server, CA: ca, NodeID: f.name, Class: f.class, Issuer: iss, Log: log, Mesh: mc})
+	cfg := agent.Config{Server: f.server, CA: ca, NodeID: f.name, Class: f.class, Issuer: iss, Log: log, Mesh: mc}
+	if f.workloads != "" {
+		if mc == nil {
+			closeIssuer()
+			return nil, nil, nil, usageError("--workloads needs --mesh")
+		}
+		if cfg.Workloads, err = readWorkloads(f.workloads); err != nil {
+			closeIssuer()
+			return nil, nil, nil, usageError("%v", err)
+		}
+	}
+	a, err := agent.New(cfg)
 	if err != nil {
 		closeIssuer()
 		return nil, nil, nil, usageError("%v", err)
