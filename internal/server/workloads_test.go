@@ -79,6 +79,14 @@ func TestWorkloadsReportedByAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitETagChange(t, db, old, 2*time.Second)
+	// db-1's agent applied the config with the workload's address (the
+	// agent takes an ETag only after its device accepted the config).
+	want, _ := config(h.srv, "db-1")
+	for deadline := time.Now().Add(5 * time.Second); db.a.MeshETag() != want.ETag; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("db-1 did not apply the config with host-1's workload")
+		}
+	}
 
 	check := func(srv *Server) {
 		t.Helper()
