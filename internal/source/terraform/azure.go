@@ -1112,7 +1112,7 @@ func startMapping(n *native, provider, typ string) mapping {
 		ID:         firstSet(n.str("id"), n.Address),
 		Address:    n.Address,
 		Name:       n.str("name"),
-		Attrs:      map[string]any{},
+		Attrs:      make(map[string]any, attrsHint),
 		Native:     n.Values,
 		Source:     n.Location,
 	}

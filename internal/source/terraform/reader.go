@@ -983,7 +983,7 @@ func fillCommon(r *inventory.Resource, n *native) {
 		r.Account = n.account
 	}
 	if r.Attrs == nil {
-		r.Attrs = map[string]any{}
+		r.Attrs = make(map[string]any, attrsHint)
 	}
 }
 
