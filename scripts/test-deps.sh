@@ -14,6 +14,8 @@ command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
 command -v swtpm_setup >/dev/null 2>&1 || need+=(swtpm-tools)
 command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 command -v cryptsetup >/dev/null 2>&1 || [ -x /usr/sbin/cryptsetup ] || need+=(cryptsetup-bin)
+# segmentation enforced with nftables: the tests inspect the table with nft
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
 # the Kubernetes export test: etcd for the kube-apiserver built below
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 

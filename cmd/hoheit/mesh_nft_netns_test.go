@@ -1,0 +1,219 @@
+//go:build integration
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMeshNftablesInNamespaces: two nodes on the tun datapath enforce with
+// --enforce nftables. web reaches pricelist on tcp/8080 (and the replies
+// pass); web -> pricelist:5432 is dropped in protect mode and reported as an
+// alert; after the policy's segment is switched to learn, the same
+// connection works and is recorded as a flow. Stopping an agent removes
+// its table.
+func TestMeshNftablesInNamespaces(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces, TUN devices and nftables (CI runs as root)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Fatal("needs the nft command to inspect the tables (Debian nftables; scripts/test-deps.sh installs it)")
+	}
+	bin := hoheitBinary(t)
+	id := os.Getpid() % 100000
+	ns := func(n string) string { return fmt.Sprintf("hn%s-%d", n, id) }
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	for _, n := range []string{"sw", "cp", "c1", "c2"} {
+		ip("netns", "add", ns(n))
+		name := ns(n)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+		ip("-n", name, "link", "set", "lo", "up")
+	}
+	ip("-n", ns("sw"), "link", "add", "brN", "type", "bridge")
+	ip("-n", ns("sw"), "link", "set", "brN", "up")
+	for _, l := range []struct{ node, addr string }{{"cp", "10.79.0.1"}, {"c1", "10.79.0.2"}, {"c2", "10.79.0.3"}} {
+		peer := "s" + l.node
+		ip("link", "add", "eth0", "netns", ns(l.node), "type", "veth", "peer", "name", peer, "netns", ns("sw"))
+		ip("-n", ns("sw"), "link", "set", peer, "master", "brN")
+		ip("-n", ns("sw"), "link", "set", peer, "up")
+		ip("-n", ns(l.node), "addr", "add", l.addr+"/24", "dev", "eth0")
+		ip("-n", ns(l.node), "link", "set", "eth0", "up")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "cp")
+	start := func(name, node string, args ...string) *exec.Cmd {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns(node), bin}, args...)...)
+		out := &bufferLog{syncWriter{w: &bytes.Buffer{}}}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("--- %s ---\n%s", name, out.String())
+			}
+		})
+		return cmd
+	}
+	in := func(node string, args ...string) (string, error) {
+		out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns(node)}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	start("server", "cp", "server", "--dev", "--data-dir", data, "--listen", "10.79.0.1:8443", "--log-level", "warn")
+	api := []string{"--server", "https://10.79.0.1:8443", "--ca", filepath.Join(data, "ca.pem"), "--token-file", filepath.Join(data, "admin.token")}
+	apply := func(policy string) {
+		t.Helper()
+		waitFor(t, 30*time.Second, "the policy "+policy+" to apply", func() error {
+			out, err := in("cp", append([]string{bin, "segment", "apply", policy}, api...)...)
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
+	}
+	apply("../../examples/segment/shop.yaml")
+
+	agent := func(node, name, endpoint string, labels ...string) *exec.Cmd {
+		args := []string{"agent", "--endpoint", endpoint, "--server", "https://10.79.0.1:8443", "--ca", filepath.Join(data, "ca.pem"), "--class", "dev",
+			"--attestation", "insecure", "--name", name, "--mesh", "tun", "--enforce", "nftables", "--mesh-port", "51820"}
+		for _, l := range labels {
+			args = append(args, "--label", l)
+		}
+		return start(name, node, args...)
+	}
+	webAgent := agent("c1", "web-1", "10.79.0.2:51820", "app=web", "env=prod", "cloud=aws")
+	agent("c2", "pricelist-1", "10.79.0.3:51820", "app=pricelist", "env=prod", "cloud=azure")
+
+	var priceAddr string
+	waitFor(t, 30*time.Second, "pricelist's mesh address", func() error {
+		out, err := exec.Command("ip", "-n", ns("c2"), "-o", "-6", "addr", "show", "dev", "hoheit0", "scope", "global").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		f := strings.Fields(string(out))
+		for i, w := range f {
+			if w == "inet6" && i+1 < len(f) {
+				priceAddr = strings.Split(f[i+1], "/")[0]
+				return nil
+			}
+		}
+		return fmt.Errorf("no address yet: %s", out)
+	})
+	waitFor(t, 30*time.Second, "pricelist's table with the web rule", func() error {
+		out, err := in("c2", "nft", "list", "table", "inet", "hoheit")
+		if err != nil || !strings.Contains(out, "in.web-to-pricelist") {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+
+	helper := func(node, mode, addr string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns(node), os.Args[0], "-test.run=^TestNetnsHelper$")
+		cmd.Env = append(os.Environ(), "HOHEIT_NETNS_HELPER="+mode+":"+addr)
+		return cmd
+	}
+	serve := func(node, addr string) {
+		cmd := helper(node, "serve", addr)
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		if !strings.Contains(line, "listening") {
+			t.Fatalf("serve %s in %s: %s", addr, node, line)
+		}
+	}
+	dial := func(node, addr string) error {
+		out, err := helper(node, "dial", addr).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "ok") {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	allowed, denied := net.JoinHostPort(priceAddr, "8080"), net.JoinHostPort(priceAddr, "5432")
+	serve("c2", allowed)
+	serve("c2", denied)
+
+	// Protect: the echo over 8080 needs the replies to pass both tables.
+	waitFor(t, 30*time.Second, "web -> pricelist:8080", func() error { return dial("c1", allowed) })
+	if err := dial("c1", denied); err == nil {
+		t.Fatal("web reached pricelist:5432 in protect mode")
+	}
+	waitFor(t, 30*time.Second, "the alert for web -> pricelist:5432", func() error {
+		out, err := in("cp", append([]string{bin, "segment", "alerts"}, api...)...)
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "5432") && strings.Contains(l, "drop") {
+				return nil
+			}
+		}
+		return fmt.Errorf("not yet: %s", out)
+	})
+
+	// Learn: the same connection passes and is recorded.
+	shop, err := os.ReadFile("../../examples/segment/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	learn := filepath.Join(dir, "shop-learn.yaml")
+	// (A re-applied segment keeps a stricter mode it reached unless its
+	// promotion windows change too: the server treats it as promoted.)
+	shop = bytes.ReplaceAll(shop, []byte("mode: protect"), []byte("mode: learn"))
+	shop = bytes.ReplaceAll(shop, []byte("monitor_after: 72h"), []byte("monitor_after: 73h"))
+	if err := os.WriteFile(learn, shop, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	apply(learn)
+	waitFor(t, 30*time.Second, "web -> pricelist:5432 in learn mode", func() error { return dial("c1", denied) })
+	waitFor(t, 30*time.Second, "the flow record of web -> pricelist:5432", func() error {
+		out, err := in("cp", append([]string{bin, "segment", "flows"}, api...)...)
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "5432") && strings.Contains(l, "unlisted") {
+				return nil
+			}
+		}
+		return fmt.Errorf("not yet: %s", out)
+	})
+
+	// A stopped agent removes its table.
+	if err := webAgent.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "web's table to go", func() error {
+		out, err := in("c1", "nft", "list", "tables")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if strings.Contains(out, "hoheit") {
+			return fmt.Errorf("still there: %s", out)
+		}
+		return nil
+	})
+}
