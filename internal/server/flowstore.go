@@ -86,8 +86,9 @@ func (s *Server) handlePostFlows(w http.ResponseWriter, r *http.Request) error {
 					observed = true
 				}
 			}
-			if rec.Verdict != segment.Allow && !found {
-				a := segment.Alert{Time: rec.FirstSeen, Node: rec.Node, Flow: rec.FlowKey, Src: rec.SrcAddr, Dst: rec.DstAddr, DstPort: rec.Port}
+			mode, alert := m.alertFor(rec)
+			if alert && !found {
+				a := segment.Alert{Time: rec.FirstSeen, Node: rec.Node, Mode: mode, Flow: rec.FlowKey, Src: rec.SrcAddr, Dst: rec.DstAddr, DstPort: rec.Port}
 				if _, err := tx.AddAlert(ctx, storeAlert(a, now)); err != nil {
 					return err
 				}
@@ -250,4 +251,39 @@ func storeAlert(a segment.Alert, received time.Time) store.Alert {
 func segAlert(a store.Alert) segment.Alert {
 	return segment.Alert{Time: a.Time, Node: segment.NodeID(a.Node), Mode: segment.Mode(a.Mode), Flow: segKey(a.Flow),
 		Src: a.Src, Dst: a.Dst, SrcPort: a.SrcPort, DstPort: a.DstPort, Direction: segment.Direction(a.Direction)}
+}
+
+// alertFor reports whether a flow record is a violation, and the mode the
+// recording node enforced it in: that of its own endpoint in the flow
+// (found by address or identity in its rule set), else the policy's
+// default. A drop always is one; a flow outside the policy that was let
+// through only in monitor mode (learn mode records it, nothing more).
+// Without a compiled policy every flow outside it is reported.
+func (m *meshState) alertFor(rec segment.FlowRecord) (segment.Mode, bool) {
+	if rec.Verdict == segment.Allow {
+		return 0, false
+	}
+	mode := segment.Protect
+	if m.comp != nil {
+		if rs, ok := m.comp.RuleSet(rec.Node); ok {
+			mode = localMode(rs, rec.FlowKey)
+		}
+	}
+	return mode, rec.Verdict == segment.Drop || mode == segment.Monitor
+}
+
+func localMode(rs *segment.NodeRuleSet, k segment.FlowKey) segment.Mode {
+	for _, l := range rs.Locals {
+		for _, p := range l.Addresses {
+			if (k.SrcAddr.IsValid() && p.Contains(k.SrcAddr)) || (k.DstAddr.IsValid() && p.Contains(k.DstAddr)) {
+				return l.Mode
+			}
+		}
+		for _, id := range l.Identities {
+			if id != "" && (id == k.Src || id == k.Dst) {
+				return l.Mode
+			}
+		}
+	}
+	return rs.DefaultMode
 }
