@@ -306,11 +306,16 @@ func clonePeer(p Peer) Peer {
 }
 
 // RotatePSK implements Device. wireguard-go keeps using the current session
-// keys; the new key is mixed into the next handshake, which is started here
-// and retried each second (WireGuard itself rate-limits initiations to one
-// per 5 s) until one completes, for at most 90 s. If the other side has not
-// received its copy yet, those handshakes fail harmlessly and the current
-// session keeps carrying traffic.
+// keys; the new key is mixed into the next handshake, which the side with
+// the lower public key starts here and retries each second (WireGuard
+// itself rate-limits initiations to one per 5 s) until one completes, for
+// at most 90 s. If the other side has not received its copy yet, those
+// handshakes fail harmlessly and the current session keeps carrying
+// traffic. Only one side starts: both learn of a rotation at the same
+// moment, and two initiations crossing each other make each side replace
+// its half-done handshake with the other's, which cost one side its
+// session keys in tests (the stream stalled for seconds until the next
+// handshake).
 func (u *userspace) RotatePSK(ctx context.Context, peer Key, psk Key) error {
 	if psk.IsZero() {
 		return fmt.Errorf("mesh: peer %s: refusing an all-zero pre-shared key", peer)
@@ -338,8 +343,8 @@ func (u *userspace) RotatePSK(ctx context.Context, peer Key, psk Key) error {
 	rotated := u.now()
 	u.mu.Lock()
 	ps.cfg.PresharedKey = psk
-	start := !ps.rotating
-	ps.rotating = true
+	start := !ps.rotating && bytes.Compare(u.pub[:], peer[:]) < 0
+	ps.rotating = ps.rotating || start
 	u.mu.Unlock()
 	if start {
 		u.wg.Add(1)

@@ -43,7 +43,7 @@ func (h *harness) startMeshNode(ctx context.Context, id string, labels map[strin
 	port := freeUDPPort(h.t)
 	a, err := agent.New(agent.Config{
 		Server: h.url, CA: h.caPEM, NodeID: id, Class: "dev", Issuer: insecure.Issuer{},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log: debugLog(id),
 		Mesh: &agent.MeshConfig{Datapath: mesh.Netstack, ListenPort: port, Labels: labels,
 			Endpoints: []string{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String()}, FlowsEvery: time.Hour},
 	})
@@ -338,4 +338,16 @@ func TestMeshPromotion(t *testing.T) {
 	if n != 2 {
 		t.Errorf("%d promotion audit entries, want 2", n)
 	}
+}
+
+// debugLog is a node's logger: silent, or with HOHEIT_MESH_DEBUG=DIR
+// everything down to WireGuard's handshakes in DIR/<node>.log.
+func debugLog(id string) *slog.Logger {
+	if d := os.Getenv("HOHEIT_MESH_DEBUG"); d != "" {
+		f, err := os.OpenFile(d+"/"+id+".log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err == nil {
+			return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
