@@ -43,8 +43,11 @@ type Promoter struct {
 
 type promoSeg struct {
 	PromotionState
-	cfg  Promotion
-	seen map[FlowKey]struct{}
+	cfg Promotion
+	// declared is the mode the policy file gives the segment; Mode moves
+	// on from it by promotion.
+	declared Mode
+	seen     map[FlowKey]struct{}
 }
 
 // NewPromoter starts every segment of p in its policy mode, now.
@@ -57,18 +60,20 @@ func NewPromoter(p *Policy, clock func() time.Time) *Promoter {
 	return pr
 }
 
-// SetPolicy adopts a new policy: segments that kept their name, policy mode
-// and promotion windows keep their state; others start over in the
-// policy's mode.
+// SetPolicy adopts a new policy: segments that kept their name, declared
+// mode and promotion windows keep their state (applying the same file
+// again does not undo a promotion); others start over in the mode the
+// policy declares (so changing a segment's mode, to learn again after a
+// promotion for example, takes effect).
 func (pr *Promoter) SetPolicy(p *Policy) {
 	now := pr.now()
 	next := map[string]*promoSeg{}
 	for _, s := range p.Segments {
-		if old, ok := pr.segs[s.Name]; ok && old.cfg == s.Promotion && (old.Mode == s.Mode || stricter(old.Mode, s.Mode)) {
+		if old, ok := pr.segs[s.Name]; ok && old.cfg == s.Promotion && old.declared == s.Mode {
 			next[s.Name] = old
 			continue
 		}
-		next[s.Name] = &promoSeg{PromotionState: PromotionState{Segment: s.Name, Mode: s.Mode, Since: now}, cfg: s.Promotion, seen: map[FlowKey]struct{}{}}
+		next[s.Name] = &promoSeg{PromotionState: PromotionState{Segment: s.Name, Mode: s.Mode, Since: now}, cfg: s.Promotion, declared: s.Mode, seen: map[FlowKey]struct{}{}}
 	}
 	pr.segs = next
 }

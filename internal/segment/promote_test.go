@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,28 @@ segments:
 	pr3.Restore([]PromotionState{{Segment: "shop", Mode: Learn}})
 	if m, _ := pr3.Mode("shop"); m != Protect {
 		t.Fatalf("restore loosened protect to %s", m)
+	}
+
+	// Applying the same policy again keeps the promotion; a policy that
+	// declares another mode for the segment takes effect, looser or not.
+	declare := func(m Mode) *Policy {
+		q := *p
+		q.Segments = slices.Clone(p.Segments)
+		q.Segments[0].Mode = m
+		return &q
+	}
+	for _, step := range []struct {
+		declared, want Mode
+	}{
+		{Learn, Protect},   // the same file again
+		{Monitor, Monitor}, // declared monitor: starts over in monitor
+		{Learn, Learn},     // back to learn, on purpose
+		{Learn, Learn},
+	} {
+		pr.SetPolicy(declare(step.declared))
+		if m, _ := pr.Mode("shop"); m != step.want {
+			t.Fatalf("after applying a policy declaring %s: mode %s, want %s", step.declared, m, step.want)
+		}
 	}
 }
 
