@@ -28,6 +28,9 @@ func openTUN(ctx context.Context, opts Options) (Device, error) {
 		return nil, err
 	}
 	u.setAddrs = func(ctx context.Context, old, new []netip.Prefix) error { return setLinkAddrs(ctx, name, old, new) }
+	u.setRoutes = func(ctx context.Context, old, new []netip.Prefix) ([]netip.Prefix, error) {
+		return syncRoutes(ctx, name, old, new)
+	}
 	if err := setLinkAddrs(ctx, name, nil, opts.Addresses); err != nil {
 		u.Close()
 		return nil, err

@@ -40,9 +40,19 @@ type userspace struct {
 	// setAddrs changes the interface's addresses; nil means the datapath
 	// cannot (Netstack).
 	setAddrs func(ctx context.Context, old, new []netip.Prefix) error
-	onClose  func() error
+	// setRoutes moves the host's routes into the device from old to new
+	// and returns what it routes afterwards (see syncRoutes); nil means
+	// the datapath has no host interface (Netstack).
+	setRoutes func(ctx context.Context, old, new []netip.Prefix) ([]netip.Prefix, error)
+	onClose   func() error
 
 	applyMu sync.Mutex // serializes Apply and RotatePSK
+
+	// Guarded by applyMu: the prefixes routed into the device (routes),
+	// whether the last sync left nothing to retry, and what was refused.
+	routes        []netip.Prefix
+	routesSynced  bool
+	routesRefused []netip.Prefix
 
 	mu        sync.Mutex // guards the fields below; never held across I/O
 	addrs     []netip.Prefix
@@ -266,7 +276,40 @@ func (u *userspace) Apply(ctx context.Context, cfg Config) error {
 	}
 	u.mu.Unlock()
 	u.probeKeys.Store(&keys)
+	u.syncRoutes(ctx, cfg)
 	return nil
+}
+
+// syncRoutes routes the peers' allowed IPs that lie outside the node's
+// on-link prefixes (the networks behind peers, such as their workloads)
+// into the device, and removes the routes it added that are no longer
+// wanted. Called with applyMu held, after the peers are configured. A
+// failure is logged, not returned: the peers and so the rules are in
+// force, a route the host already has is the operator's to resolve, and
+// the next Apply tries again.
+func (u *userspace) syncRoutes(ctx context.Context, cfg Config) {
+	if u.setRoutes == nil {
+		return
+	}
+	want, refused := meshRoutes(cfg)
+	if !slices.Equal(refused, u.routesRefused) && len(refused) > 0 {
+		u.log.Warn("mesh: not routing peer prefixes that contain a WireGuard endpoint or everything", "prefixes", fmt.Sprint(refused))
+	}
+	u.routesRefused = refused
+	if u.routesSynced && slices.Equal(want, u.routes) {
+		return
+	}
+	routed, err := u.setRoutes(ctx, u.routes, want)
+	if err != nil {
+		u.log.Warn("mesh: routing peers' prefixes into the mesh device", "err", err)
+	}
+	if !slices.Equal(routed, u.routes) {
+		u.log.Info("mesh: routes into the mesh device", "prefixes", fmt.Sprint(routed))
+		if miss := familiesWithout(routed, cfg.Addresses); len(miss) > 0 {
+			u.log.Warn("mesh: the node has no mesh address of the family of these routed prefixes, so it cannot reach them (give the mesh an address of that family)", "prefixes", fmt.Sprint(miss))
+		}
+	}
+	u.routes, u.routesSynced = routed, err == nil
 }
 
 // resync keeps the peers wireguard-go actually has after a failed IpcSet.
@@ -592,11 +635,16 @@ func (u *userspace) Close() error {
 	u.closeOnce.Do(func() {
 		u.applyMu.Lock() // no Apply or RotatePSK in flight; none starts a goroutine after this
 		close(u.stop)
+		if u.setRoutes != nil && len(u.routes) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			u.routes, err = u.setRoutes(ctx, u.routes, nil)
+			cancel()
+		}
 		u.applyMu.Unlock()
 		u.dev.Close()
 		u.wg.Wait()
 		if u.onClose != nil {
-			err = u.onClose()
+			err = errors.Join(err, u.onClose())
 		}
 	})
 	return err
