@@ -13,7 +13,11 @@ type hostCaps struct {
 // Pick resolves a requested datapath on this host: Auto becomes Kernel if the
 // kernel has WireGuard, else TUN if the process has CAP_NET_ADMIN and
 // /dev/net/tun exists, else Netstack. An explicit choice is checked and
-// returned, or refused with ErrUnavailable.
+// returned, or refused with ErrUnavailable. Kernel is checked when the
+// device opens, because it also runs on an existing WireGuard interface of
+// the configured name (a userspace implementation such as wireguard-go or
+// boringtun) where the kernel has no module; Auto never picks such an
+// interface by itself.
 func Pick(want Datapath) (Datapath, error) {
 	return pick(want, false, probeHost())
 }
@@ -32,9 +36,8 @@ func pick(want Datapath, needFilter bool, h hostCaps) (Datapath, error) {
 		if needFilter {
 			return "", fmt.Errorf("mesh: the kernel datapath cannot run a packet filter; use tun: %w", ErrUnavailable)
 		}
-		if !h.kernelWireGuard {
-			return "", fmt.Errorf("mesh: kernel datapath: this kernel has no WireGuard module: %w", ErrUnavailable)
-		}
+		// openKernel takes an existing WireGuard interface, or creates one
+		// if the kernel has the module, or refuses with ErrUnavailable.
 		return Kernel, nil
 	case TUN:
 		if !h.tunUsable {
