@@ -36,6 +36,11 @@ type MeshConfig struct {
 	// Enforce says where the segmentation rules are enforced:
 	// EnforceUserspace (the default) or EnforceNftables (tun datapath only).
 	Enforce Enforcement
+	// EnableForwarding turns on the kernel's IP forwarding for the
+	// address families of the node's workloads, which must be forwarded
+	// between the mesh device and their network. Off, the agent only
+	// warns when forwarding is off.
+	EnableForwarding bool
 }
 
 // Enforcement names where a node enforces its segmentation rules.
@@ -193,6 +198,10 @@ func (a *Agent) runMesh(ctx context.Context, addrs []string) error {
 	a.mu.Unlock()
 	defer dev.Close()
 	a.cfg.Log.Info("mesh up", "datapath", dev.Datapath(), "addresses", strings.Join(addrs, ","), "port", dev.ListenPort(), "enforce", string(enforcement(mc.Enforce)))
+	if dev.Datapath() == mesh.Netstack && len(a.workloadList()) > 0 {
+		a.cfg.Log.Warn("the netstack datapath has no host interface: peers cannot reach this node's workloads (use --mesh tun or kernel)")
+	}
+	a.checkForwarding()
 
 	every := mc.FlowsEvery
 	if every <= 0 {

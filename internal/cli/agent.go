@@ -33,6 +33,7 @@ type agentFlags struct {
 	labels       []string
 	endpoints    []string
 	workloads    string
+	forwarding   bool
 }
 
 func (f *agentFlags) register(c *cobra.Command) {
@@ -56,6 +57,7 @@ func (f *agentFlags) registerMesh(c *cobra.Command) {
 	fl.StringArrayVar(&f.labels, "label", nil, "a label for the segmentation policy, KEY=VALUE (repeat: --label app=web --label cloud=aws)")
 	fl.StringArrayVar(&f.endpoints, "endpoint", nil, "IP:PORT where peers reach this node's WireGuard device (repeat for several paths)")
 	fl.StringVar(&f.workloads, "workloads", "", "YAML list of the workloads this node routes (name, labels, addresses), reported to the server; re-read on SIGHUP")
+	fl.BoolVar(&f.forwarding, "enable-forwarding", false, "with --workloads: turn on the kernel's IP forwarding (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding) for the families of the workloads; without it the agent only warns when it is off")
 }
 
 func (f *agentFlags) meshConfig() (*agent.MeshConfig, error) {
@@ -84,7 +86,7 @@ func (f *agentFlags) meshConfig() (*agent.MeshConfig, error) {
 		}
 		labels[k] = v
 	}
-	return &agent.MeshConfig{Datapath: dp, ListenPort: f.meshPort, Labels: labels, Endpoints: f.endpoints, Enforce: enforce}, nil
+	return &agent.MeshConfig{Datapath: dp, ListenPort: f.meshPort, Labels: labels, Endpoints: f.endpoints, Enforce: enforce, EnableForwarding: f.forwarding}, nil
 }
 
 const agentLong = `Join the control plane as this node. The agent makes its key pairs itself (an
@@ -122,6 +124,7 @@ Examples:
   hoheit agent ... --mesh tun --enforce nftables --label app=db   # enforce in the kernel
   hoheit agent ... --mesh tun --label site=dc-berlin --workloads /etc/hoheit/workloads.yaml
                                               # report the containers this node routes
+                                              # (needs IP forwarding: --enable-forwarding)
   hoheit agent format --device /dev/vdb ...   # make a LUKS2 volume with the node's disk key
   hoheit agent unlock --device /dev/vdb ...   # open it with the released key`
 
@@ -292,6 +295,10 @@ func (f *agentFlags) agent(ctx context.Context, d *Deps) (*agent.Agent, *slog.Lo
 		return nil, nil, nil, err
 	}
 	cfg := agent.Config{Server: f.server, CA: ca, NodeID: f.name, Class: f.class, Issuer: iss, Log: log, Mesh: mc}
+	if f.forwarding && f.workloads == "" {
+		closeIssuer()
+		return nil, nil, nil, usageError("--enable-forwarding needs --workloads")
+	}
 	if f.workloads != "" {
 		if mc == nil {
 			closeIssuer()
