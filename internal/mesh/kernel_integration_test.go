@@ -70,7 +70,10 @@ func TestKernelInNamespaces(t *testing.T) {
 	keyA, keyB := newKey(t), newKey(t)
 	pubA, _ := PublicKey(keyA)
 	pubB, _ := PublicKey(keyB)
-	a := startKernelHelper(t, nsA, keyA, pubB, "fd99::1/64,10.98.0.1/24", "fd99::2/128,10.98.0.2/32", "10.99.0.2:51820")
+	// Node b routes a workload network, 10.97.2.0/24; node a must route it
+	// into its interface.
+	ip("-n", nsB, "addr", "add", "10.97.2.1/32", "dev", "lo")
+	a := startKernelHelper(t, nsA, keyA, pubB, "fd99::1/64,10.98.0.1/24", "fd99::2/128,10.98.0.2/32,10.97.2.0/24", "10.99.0.2:51820")
 	b := startKernelHelper(t, nsB, keyB, pubA, "fd99::2/64,10.98.0.2/24", "fd99::1/128,10.98.0.1/32", "10.99.0.1:51820")
 
 	t.Run("refusals", func(t *testing.T) {
@@ -104,11 +107,25 @@ func TestKernelInNamespaces(t *testing.T) {
 	a.do("apply " + hex.EncodeToString(psk1[:]))
 	b.do("apply " + hex.EncodeToString(psk1[:]))
 	a.do("listen")
+	b.do("listen 10.97.2.1")
 	targets := []string{"[fd99::1]:7000", "10.98.0.1:7000"}
 	for _, addr := range targets {
 		b.do("dial " + addr)
 		b.do("echo " + addr + " 50")
 	}
+	workloadRoute := func() string {
+		t.Helper()
+		out, err := exec.Command("ip", "-n", nsA, "route", "show", "exact", "10.97.2.0/24").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip route show: %v: %s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if r := workloadRoute(); !strings.Contains(r, "dev "+ifA) {
+		t.Fatalf("the peer's workload prefix is not routed into %s: %q", ifA, r)
+	}
+	a.do("dial 10.97.2.1:7000")
+	a.do("echo 10.97.2.1:7000 10")
 
 	peerStatus := func(n *kernelHelper, want Key) PeerStatus {
 		t.Helper()
@@ -168,6 +185,13 @@ func TestKernelInNamespaces(t *testing.T) {
 	if st := a.do("status"); st != "null" && st != "[]" {
 		t.Fatalf("node a still lists peers: %s", st)
 	}
+	if r := workloadRoute(); r != "" {
+		t.Errorf("route to the removed peer's workload stays: %q", r)
+	}
+	a.do("apply " + hex.EncodeToString(psk2[:])) // the route again, for Close to remove
+	if r := workloadRoute(); r == "" {
+		t.Error("no route to the workload after the peer came back")
+	}
 
 	a.do("close")
 	b.do("close")
@@ -177,6 +201,9 @@ func TestKernelInNamespaces(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "10.98.0.1/24") || strings.Contains(string(out), "fd99::1") {
 		t.Errorf("after Close: want the operator's 10.98.0.1/24 kept and hoheit's fd99::1 removed:\n%s", out)
+	}
+	if r := workloadRoute(); r != "" {
+		t.Errorf("after Close the workload route stays: %q", r)
 	}
 	if !wgAlive() {
 		t.Fatal("wireguard-go exited")
@@ -448,8 +475,12 @@ func TestKernelHelper(t *testing.T) {
 			b, err := json.Marshal(st)
 			return string(b), err
 		case "listen":
+			listen := []string{}
 			for _, a := range addrs {
-				l, err := net.Listen("tcp", netip.AddrPortFrom(a.Addr(), 7000).String())
+				listen = append(listen, a.Addr().String())
+			}
+			for _, a := range append(listen, args...) {
+				l, err := net.Listen("tcp", net.JoinHostPort(a, "7000"))
 				if err != nil {
 					return "", err
 				}

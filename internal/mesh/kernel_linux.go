@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -32,11 +33,18 @@ type kernelDevice struct {
 	port    uint16
 	created bool           // hoheit made the link, so Close deletes it
 	before  []netip.Prefix // addresses the link had when hoheit found it
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	closed bool
 	addrs  []netip.Prefix
 	peers  map[Key]Peer
+	// routes are the prefixes hoheit routed into the interface (see
+	// syncRoutes); routesSynced is false while a failed sync waits for the
+	// next Apply.
+	routes        []netip.Prefix
+	routesSynced  bool
+	routesRefused []netip.Prefix
 }
 
 func openKernel(ctx context.Context, opts Options) (Device, error) {
@@ -48,7 +56,7 @@ func openKernel(ctx context.Context, opts Options) (Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mesh: wgctrl: %w", err)
 	}
-	d := &kernelDevice{name: opts.InterfaceName, client: client, pub: pub, peers: map[Key]Peer{}}
+	d := &kernelDevice{name: opts.InterfaceName, client: client, pub: pub, peers: map[Key]Peer{}, log: opts.Logger}
 	existing, err := d.find()
 	if err != nil {
 		client.Close()
@@ -204,17 +212,40 @@ func (d *kernelDevice) Apply(ctx context.Context, cfg Config) error {
 		}
 		pcs = append(pcs, pc)
 	}
-	if len(pcs) == 0 {
-		return nil
+	if len(pcs) > 0 {
+		if err := d.client.ConfigureDevice(d.name, wgtypes.Config{Peers: pcs}); err != nil {
+			return fmt.Errorf("mesh: configuring %s: %w", d.name, err)
+		}
+		d.peers = map[Key]Peer{}
+		for _, p := range cfg.Peers {
+			d.peers[p.PublicKey] = clonePeer(p)
+		}
 	}
-	if err := d.client.ConfigureDevice(d.name, wgtypes.Config{Peers: pcs}); err != nil {
-		return fmt.Errorf("mesh: configuring %s: %w", d.name, err)
-	}
-	d.peers = map[Key]Peer{}
-	for _, p := range cfg.Peers {
-		d.peers[p.PublicKey] = clonePeer(p)
-	}
+	d.syncRoutes(ctx, cfg)
 	return nil
+}
+
+// syncRoutes routes the peers' allowed IPs outside the node's own prefixes
+// (their workloads) into the interface, as the tun datapath does. Called
+// with mu held, after the peers are configured; a failure is logged, not
+// returned (the peers are in force; the next Apply retries).
+func (d *kernelDevice) syncRoutes(ctx context.Context, cfg Config) {
+	want, refused := meshRoutes(cfg)
+	if len(refused) > 0 && !slices.Equal(refused, d.routesRefused) {
+		d.log.Warn("mesh: not routing peer prefixes that contain a WireGuard endpoint or everything", "prefixes", fmt.Sprint(refused))
+	}
+	d.routesRefused = refused
+	if d.routesSynced && slices.Equal(want, d.routes) {
+		return
+	}
+	routed, err := syncRoutes(ctx, d.name, d.routes, want)
+	if err != nil {
+		d.log.Warn("mesh: routing peers' prefixes into the mesh device", "err", err)
+	}
+	if !slices.Equal(routed, d.routes) {
+		d.log.Info("mesh: routes into the mesh device", "prefixes", fmt.Sprint(routed))
+	}
+	d.routes, d.routesSynced = routed, err == nil
 }
 
 // RotatePSK sets the key for the next handshake, which is WireGuard's own:
@@ -269,7 +300,7 @@ func (d *kernelDevice) Status(ctx context.Context) ([]PeerStatus, error) {
 
 // Close deletes the interface if hoheit created it. An interface that
 // existed before stays: its peers, the node's private key and the
-// addresses hoheit added are removed, so nothing reaches the mesh through
+// addresses and routes hoheit added are removed, so nothing reaches the mesh through
 // it until the next Open.
 func (d *kernelDevice) Close() error {
 	d.mu.Lock()
@@ -289,6 +320,10 @@ func (d *kernelDevice) Close() error {
 		wc.Peers = append(wc.Peers, wgtypes.PeerConfig{PublicKey: wgtypes.Key(k), Remove: true})
 	}
 	var errs []error
+	if _, err := syncRoutes(ctx, d.name, d.routes, nil); err != nil {
+		errs = append(errs, err)
+	}
+	d.routes = nil
 	if err := d.client.ConfigureDevice(d.name, wc); err != nil {
 		errs = append(errs, fmt.Errorf("mesh: removing hoheit's peers from %s: %w", d.name, err))
 	}
