@@ -14,13 +14,14 @@
 # each namespace. Before measuring, the script checks that B's filter
 # enforces: the first and last filler rules admit their ports, a port no
 # rule admits is dropped (and reported), while the same port passes over A.
-# Then ROUNDS rounds of A,B: iperf3 (one TCP stream, DURATION s), a 1-byte
+# Then ROUNDS rounds of A,B (B,A in even rounds): iperf3 (one TCP stream, DURATION s), a 1-byte
 # TCP ping-pong (PINGPONG_N round trips) and ping -c 100 -i 0.01; the
 # per-round figures, medians and ratios are printed as markdown.
 #
 # Environment: ROUNDS (5), DURATION (10), PARALLEL (1: iperf3 -P),
 # PINGPONG_N (20000), RULES (1000), OUT (bench/out/mesh-DATE), PERF=1 (a
-# profiled extra iperf3 run per case, needs perf), KEEP=1 keeps
+# profiled extra iperf3 run per case, needs perf), HOHEIT_BIN (a hoheit
+# binary to measure instead of building this tree), KEEP=1 keeps
 # the namespaces for a look after a failure (remove them with ip netns del).
 # Needs root, iproute2, Go; installs iperf3, wireguard-tools and iputils-ping
 # with apt-get when missing.
@@ -69,7 +70,11 @@ fi
 
 mkdir -p "$OUT/bin"
 log "building hoheit and meshperf into $OUT/bin"
-go build -o "$OUT/bin/hoheit" ./cmd/hoheit
+if [ -n "${HOHEIT_BIN:-}" ]; then
+	cp "$HOHEIT_BIN" "$OUT/bin/hoheit" # another build, to compare
+else
+	go build -o "$OUT/bin/hoheit" ./cmd/hoheit
+fi
 go build -o "$OUT/bin/meshperf" ./bench/meshperf
 HOHEIT=$OUT/bin/hoheit
 MESHPERF=$OUT/bin/meshperf
@@ -239,11 +244,18 @@ measure() { # measure ROUND CASE ADDR PID...
 	echo "$(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 	echo "ROUNDS=$ROUNDS DURATION=$DURATION PARALLEL=$PARALLEL PINGPONG_N=$PINGPONG_N RULES=$RULES"
 } >"$OUT/env.txt"
-log "measuring: $ROUNDS rounds of A,B (iperf3 ${DURATION}s -P $PARALLEL, $PINGPONG_N TCP round trips, 100 pings)"
+log "measuring: $ROUNDS rounds of A,B / B,A (iperf3 ${DURATION}s -P $PARALLEL, $PINGPONG_N TCP round trips, 100 pings)"
 for r in $(seq 1 "$ROUNDS"); do
 	log "round $r/$ROUNDS: $(uptime | sed 's/.*load/load/')"
-	measure "$r" A $PLAIN_B "$WGPID_A" "$WGPID_B"
-	measure "$r" B "$HOH_B" "$AGENT_A" "$AGENT_B"
+	# A,B in odd rounds, B,A in even ones: a drift in the machine's load
+	# favours neither case.
+	if [ $((r % 2)) = 1 ]; then
+		measure "$r" A $PLAIN_B "$WGPID_A" "$WGPID_B"
+		measure "$r" B "$HOH_B" "$AGENT_A" "$AGENT_B"
+	else
+		measure "$r" B "$HOH_B" "$AGENT_A" "$AGENT_B"
+		measure "$r" A $PLAIN_B "$WGPID_A" "$WGPID_B"
+	fi
 done
 
 # PERF=1: one more iperf3 run per case under perf(1), both tunnel processes
