@@ -25,6 +25,12 @@ import (
 type MeshConfig struct {
 	Datapath   mesh.Datapath
 	ListenPort uint16
+	// Interface names the host interface of the tun and kernel datapaths
+	// (DefaultInterface if empty); with the kernel datapath it may be an
+	// existing WireGuard interface, whose name must be unique on the host
+	// when a userspace implementation runs it (its UAPI socket is
+	// /var/run/wireguard/NAME.sock).
+	Interface string
 	// Labels name the node for the segmentation policy; Endpoints are
 	// the IP:PORT addresses peers reach its WireGuard device at.
 	Labels    map[string]string
@@ -34,7 +40,8 @@ type MeshConfig struct {
 	// Paths tunes endpoint selection for peers with several endpoints.
 	Paths mesh.PathParams
 	// Enforce says where the segmentation rules are enforced:
-	// EnforceUserspace (the default) or EnforceNftables (tun datapath only).
+	// EnforceUserspace (the default, not on the kernel datapath) or
+	// EnforceNftables (tun and kernel datapaths; the default on kernel).
 	Enforce Enforcement
 	// EnableForwarding turns on the kernel's IP forwarding for the
 	// address families of the node's workloads, which must be forwarded
@@ -58,8 +65,9 @@ const (
 	EnforceNftables Enforcement = "nftables"
 )
 
-// meshInterface is the mesh device's name on the tun datapath.
-const meshInterface = "hoheit0"
+// DefaultInterface is the mesh device's name on the tun and kernel
+// datapaths unless MeshConfig.Interface says otherwise.
+const DefaultInterface = "hoheit0"
 
 // onLink gives each mesh address the length of the mesh prefix it lies
 // in, so the whole mesh is routed into the device; WireGuard then picks
@@ -114,11 +122,16 @@ func localOnly(pkt []byte) bool {
 	return dst.IsMulticast() || dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast()
 }
 
-func enforcement(e Enforcement) Enforcement {
-	if e == "" {
-		return EnforceUserspace
+// enforcement resolves the default: nftables on the kernel datapath (no
+// packet passes through the agent there), userspace everywhere else.
+func enforcement(e Enforcement, dp mesh.Datapath) Enforcement {
+	switch {
+	case e != "":
+		return e
+	case dp == mesh.Kernel:
+		return EnforceNftables
 	}
-	return e
+	return EnforceUserspace
 }
 
 // MeshDevice returns the running mesh device, nil before the mesh is up.
@@ -159,14 +172,23 @@ func (a *Agent) runMesh(ctx context.Context, addrs []string) error {
 	}}
 	var hook mesh.PacketFilter
 	var enf *nft.Enforcer
-	switch mc.Enforce {
-	case "", EnforceUserspace, EnforceNftables:
+	ifname := mc.Interface
+	if ifname == "" {
+		ifname = DefaultInterface
+	}
+	enforce := enforcement(mc.Enforce, mc.Datapath)
+	switch enforce {
+	case EnforceUserspace:
+		if mc.Datapath == mesh.Kernel {
+			return errors.New("the kernel datapath has no packet filter in the agent: enforce with nftables")
+		}
+	case EnforceNftables:
 	default:
 		return fmt.Errorf("unknown enforcement %q: want userspace or nftables", mc.Enforce)
 	}
-	if mc.Enforce == EnforceNftables {
-		if mc.Datapath != mesh.TUN {
-			return fmt.Errorf("nftables enforcement needs the tun datapath, not %q", mc.Datapath)
+	if enforce == EnforceNftables {
+		if mc.Datapath != mesh.TUN && mc.Datapath != mesh.Kernel {
+			return fmt.Errorf("nftables enforcement needs the tun or kernel datapath, not %q", mc.Datapath)
 		}
 		// The filter only records here: it sees the first packet of each
 		// connection (from the kernel's log), so its connection table needs
@@ -175,7 +197,7 @@ func (a *Agent) runMesh(ctx context.Context, addrs []string) error {
 		a.filter = segment.NewFilter(nil, fcfg)
 		// Before the device exists: the node is closed from its first packet.
 		var err error
-		enf, err = nft.Open(ctx, nft.Config{Options: nft.Options{Interface: meshInterface}, Recorder: a.filter, Logger: a.cfg.Log})
+		enf, err = nft.Open(ctx, nft.Config{Options: nft.Options{Interface: ifname}, Recorder: a.filter, Logger: a.cfg.Log})
 		if err != nil {
 			return fmt.Errorf("nftables enforcement: %w", err)
 		}
@@ -187,7 +209,7 @@ func (a *Agent) runMesh(ctx context.Context, addrs []string) error {
 	priv := a.wgKey.Bytes()
 	dev, err := mesh.Open(ctx, mesh.Options{
 		Datapath: mc.Datapath, PrivateKey: priv, Addresses: prefixes, ListenPort: mc.ListenPort,
-		InterfaceName: meshInterface, Filter: hook, Paths: mc.Paths, Logger: a.cfg.Log,
+		InterfaceName: ifname, Filter: hook, Paths: mc.Paths, Logger: a.cfg.Log,
 	})
 	clear(priv)
 	if err != nil {
@@ -197,7 +219,7 @@ func (a *Agent) runMesh(ctx context.Context, addrs []string) error {
 	a.dev = dev
 	a.mu.Unlock()
 	defer dev.Close()
-	a.cfg.Log.Info("mesh up", "datapath", dev.Datapath(), "addresses", strings.Join(addrs, ","), "port", dev.ListenPort(), "enforce", string(enforcement(mc.Enforce)))
+	a.cfg.Log.Info("mesh up", "datapath", dev.Datapath(), "addresses", strings.Join(addrs, ","), "port", dev.ListenPort(), "enforce", string(enforce))
 	if dev.Datapath() == mesh.Netstack && len(a.workloadList()) > 0 {
 		a.cfg.Log.Warn("the netstack datapath has no host interface: peers cannot reach this node's workloads (use --mesh tun or kernel)")
 	}

@@ -30,6 +30,7 @@ type agentFlags struct {
 	meshDatapath string
 	enforce      string
 	meshPort     uint16
+	meshIf       string
 	labels       []string
 	endpoints    []string
 	workloads    string
@@ -53,7 +54,8 @@ func (f *agentFlags) registerMesh(c *cobra.Command) {
 	fl := c.Flags()
 	fl.StringVar(&f.meshDatapath, "mesh", "", "bring up the WireGuard mesh: auto, tun, kernel or netstack (default: no mesh)")
 	fl.Uint16Var(&f.meshPort, "mesh-port", 51820, "UDP port of the node's WireGuard device")
-	fl.StringVar(&f.enforce, "enforce", "userspace", "where segmentation is enforced: userspace (every datapath but kernel) or nftables (--mesh tun only; see below)")
+	fl.StringVar(&f.meshIf, "mesh-interface", agent.DefaultInterface, "`NAME` of the mesh's host interface (tun and kernel datapaths); with kernel it may already exist, run by wireguard-go or boringtun")
+	fl.StringVar(&f.enforce, "enforce", "", "where segmentation is enforced: userspace or nftables (default: nftables with --mesh kernel, else userspace; see below)")
 	fl.StringArrayVar(&f.labels, "label", nil, "a label for the segmentation policy, KEY=VALUE (repeat: --label app=web --label cloud=aws)")
 	fl.StringArrayVar(&f.endpoints, "endpoint", nil, "IP:PORT where peers reach this node's WireGuard device (repeat for several paths)")
 	fl.StringVar(&f.workloads, "workloads", "", "YAML list of the workloads this node routes (name, labels, addresses), reported to the server; re-read on SIGHUP")
@@ -70,10 +72,14 @@ func (f *agentFlags) meshConfig() (*agent.MeshConfig, error) {
 	}
 	enforce := agent.Enforcement(f.enforce)
 	switch enforce {
+	case "":
 	case agent.EnforceUserspace:
+		if dp == mesh.Kernel {
+			return nil, usageError("--enforce userspace does not work with --mesh kernel: no packet passes through the agent there; use --enforce nftables (the default with kernel)")
+		}
 	case agent.EnforceNftables:
-		if dp != mesh.TUN {
-			return nil, usageError("--enforce nftables needs --mesh tun: the kernel's firewall sees mesh traffic only on the tun device (netstack has none; kernel is not supported yet)")
+		if dp != mesh.TUN && dp != mesh.Kernel {
+			return nil, usageError("--enforce nftables needs --mesh tun or kernel: the kernel's firewall sees mesh traffic only on a host interface (netstack has none, auto may pick it)")
 		}
 	default:
 		return nil, usageError("--enforce %q: want userspace or nftables", f.enforce)
@@ -86,7 +92,10 @@ func (f *agentFlags) meshConfig() (*agent.MeshConfig, error) {
 		}
 		labels[k] = v
 	}
-	return &agent.MeshConfig{Datapath: dp, ListenPort: f.meshPort, Labels: labels, Endpoints: f.endpoints, Enforce: enforce, EnableForwarding: f.forwarding}, nil
+	if !validIfName(f.meshIf) {
+		return nil, usageError("--mesh-interface %q: an interface name is 1-15 characters, without '/', ':' or white space", f.meshIf)
+	}
+	return &agent.MeshConfig{Datapath: dp, ListenPort: f.meshPort, Interface: f.meshIf, Labels: labels, Endpoints: f.endpoints, Enforce: enforce, EnableForwarding: f.forwarding}, nil
 }
 
 const agentLong = `Join the control plane as this node. The agent makes its key pairs itself (an
@@ -104,12 +113,23 @@ Attestation variants:
   insecure   no hardware proof; only a server in --dev mode (or configured
              to allow it) accepts it, and marks the node insecure
 
+Mesh datapaths (--mesh):
+  auto       kernel if the kernel has WireGuard, else tun with CAP_NET_ADMIN,
+             else netstack
+  kernel     the kernel's WireGuard (interface hoheit0, configured with
+             wgctrl), or an existing WireGuard interface named hoheit0 run by
+             wireguard-go or boringtun; enforcement with nftables
+  tun        a TUN device hoheit0 with wireguard-go inside the agent
+  netstack   wireguard-go with a userspace TCP/IP stack: no privileges, no
+             host interface (development and tests)
+
 Segmentation enforcement (--enforce), with --mesh:
-  userspace  the default: the agent checks every packet between WireGuard and
+  userspace  the default but with kernel: the agent checks every packet between WireGuard and
              the local stack (about 130 ns per packet of an established
              connection with a 1,000-rule policy); re-checks established
              connections when the rules change
-  nftables   --mesh tun only: the rules go into the kernel as a table of their
+  nftables   --mesh tun or kernel (the default with kernel, which has no other
+             way): the rules go into the kernel as a table of their
              own (inet hoheit, verdict maps, conntrack); established traffic
              never leaves the kernel, the agent sees only the first packet of
              each connection (NFLOG) to record flows and raise alerts. Needs
@@ -342,4 +362,12 @@ func (f *agentFlags) issuer(ctx context.Context) (attest.Issuer, func(), error) 
 		return iss, nop, nil
 	}
 	return nil, nil, usageError("--attestation %q: want tpm, sev-snp, tdx or insecure", f.variant)
+}
+
+// validIfName reports whether Linux accepts name as an interface name.
+func validIfName(name string) bool {
+	if name == "" || len(name) > 15 || name == "." || name == ".." {
+		return false
+	}
+	return !strings.ContainsAny(name, "/: \t\n")
 }
