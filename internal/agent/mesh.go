@@ -248,14 +248,22 @@ func (a *Agent) runMesh(ctx context.Context, addrs []string) error {
 			backoff = min(backoff*2, 10*time.Second)
 			continue
 		}
-		backoff = 200 * time.Millisecond
 		if cfg == nil {
+			backoff = 200 * time.Millisecond
 			continue // not modified
 		}
 		if err := a.applyMesh(ctx, dev, enf, cfg, prefixes, psks); err != nil {
-			a.cfg.Log.Error("applying the mesh config", "err", err)
+			// The old etag brings the same config back at once: wait
+			// before trying it again, longer each time.
+			a.cfg.Log.Error("applying the mesh config", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 10*time.Second)
 			continue
 		}
+		backoff = 200 * time.Millisecond
 		etag = cfg.ETag
 		a.mu.Lock()
 		a.meshETag = etag

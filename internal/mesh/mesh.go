@@ -104,9 +104,11 @@ type Config struct {
 type Peer struct {
 	// PublicKey is the peer's WireGuard public key, bound in its attestation.
 	PublicKey Key
-	// AllowedIPs are the peer's mesh addresses (usually /128 and /32):
-	// packets to them go to this peer, packets from this peer must carry one
-	// of them as source.
+	// AllowedIPs are the peer's mesh addresses (usually /128 and /32) and
+	// the prefixes of the workloads it routes: packets to them go to this
+	// peer, packets from this peer must carry one of them as source. On
+	// the tun and kernel datapaths prefixes outside the node's own mesh
+	// prefixes are routed into the device.
 	AllowedIPs []netip.Prefix
 	// Endpoints are the peer's published UDP endpoints in order of
 	// preference. With more than one, each path is probed and the best live
