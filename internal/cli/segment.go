@@ -52,15 +52,23 @@ monitor and finally protect.`,
 }
 
 func newSegmentTestCmd(d *Deps) *cobra.Command {
-	return &cobra.Command{
-		Use:   "test POLICY",
+	var invFile string
+	cmd := &cobra.Command{
+		Use:   "test POLICY [--inventory INVENTORY]",
 		Short: "Run a policy's tests section: exit 0 when every test passes, 1 when one fails",
 		Long: `Test checks the policy file and evaluates every flow of its tests section
 ("web -> customer-db:5432 deny") against its rules, as the server does before
 it applies a policy. Each failing test is printed with its line, what it
 expected and what the policy does, and the rule that allowed the flow when a
-deny was expected. A policy whose tests fail is refused by the server.`,
+deny was expected. A policy whose tests fail is refused by the server.
+
+Each identity is tested through a representative: an endpoint with exactly
+the labels its selector requires. Real endpoints carry more labels, which may
+let another rule reach them; with --inventory (the server does this with its
+nodes and workloads) every deny test is also checked on each pair of real
+endpoints, and a failure names the pair.`,
 		Example: `  hoheit segment test examples/segment/shop.yaml
+  hoheit segment test examples/segment/shop.yaml --inventory examples/segment/inventory.yaml
   hoheit segment test proposed.yaml && echo "ready for review"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,6 +78,17 @@ deny was expected. A policy whose tests fail is refused by the server.`,
 				return err
 			}
 			failures := p.RunTests()
+			if invFile != "" {
+				data, err := readInputFile(d, invFile, maxPolicyInputBytes)
+				if err != nil {
+					return err
+				}
+				inv, err := segment.ParseInventory(data)
+				if err != nil {
+					return &ExitError{Code: ExitFindings, Err: fmt.Errorf("%s: %w", invFile, err)}
+				}
+				failures = p.RunTestsOn(inv)
+			}
 			for _, f := range failures {
 				fmt.Fprintf(d.Stdout, "FAIL %s: %s\n", file, f.Error())
 			}
@@ -84,6 +103,8 @@ deny was expected. A policy whose tests fail is refused by the server.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&invFile, "inventory", "", "also check the deny tests on every pair of real endpoints of this inventory `FILE`")
+	return cmd
 }
 
 func newSegmentCompileCmd(d *Deps) *cobra.Command {

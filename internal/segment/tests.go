@@ -18,6 +18,10 @@ type TestFailure struct {
 	// Problem is set when the test could not be evaluated (an identity no
 	// endpoint can satisfy).
 	Problem string
+	// From and To name the real endpoints (node id or workload name) of
+	// the inventory the flow was allowed between, when the test failed on
+	// them rather than on the identities' representatives (RunTestsOn).
+	From, To string
 }
 
 func (f TestFailure) Error() string {
@@ -28,6 +32,9 @@ func (f TestFailure) Error() string {
 		return b.String()
 	}
 	fmt.Fprintf(&b, "expected %s, got %s", f.Expected, f.Actual)
+	if f.From != "" {
+		fmt.Fprintf(&b, " from %s to %s", f.From, f.To)
+	}
 	if f.Rule != "" {
 		fmt.Fprintf(&b, " (allowed by rule %q on line %d)", f.Rule, f.RuleLine)
 	} else if f.Expected == ExpectAllow {
@@ -131,4 +138,75 @@ func (p *Policy) representative(name string) (map[string]string, bool) {
 		}
 	}
 	return labels, id.Selector.Matches(labels)
+}
+
+// RunTestsOn runs the tests section like RunTests, then checks every deny
+// test again on the endpoints of inv (nodes, and workloads with the labels
+// they inherit): a real endpoint carries more labels than an identity's
+// representative, and those may let another rule's selectors match it (a
+// node labelled both app=web and role=backup reaches what backups may). An
+// allow test needs no second look: rules only allow, so what the minimal
+// member of an identity may do, every member may. One failure per test,
+// naming the first pair allowed.
+func (p *Policy) RunTestsOn(inv Inventory) []TestFailure {
+	out := p.RunTests()
+	failed := make(map[FlowTest]bool, len(out))
+	for _, f := range out {
+		failed[f.Test] = true
+	}
+	eps := inventoryEndpoints(inv)
+	for _, t := range p.Tests {
+		if t.Expect != ExpectDeny || failed[t] {
+			continue
+		}
+		from, ok1 := p.Identity(t.From)
+		to, ok2 := p.Identity(t.To)
+		if !ok1 || !ok2 {
+			continue
+		}
+	pairs:
+		for _, src := range eps {
+			if !from.Selector.Matches(src.labels) {
+				continue
+			}
+			for _, dst := range eps {
+				if dst.name == src.name || !to.Selector.Matches(dst.labels) {
+					continue
+				}
+				if rule := p.allowingRule(src.labels, dst.labels, t.Proto, t.Port); rule != nil {
+					out = append(out, TestFailure{Test: t, Expected: ExpectDeny, Actual: ExpectAllow,
+						Rule: rule.Name, RuleLine: rule.Line, From: src.name, To: dst.name})
+					break pairs
+				}
+			}
+		}
+	}
+	return out
+}
+
+type labelledEndpoint struct {
+	name   string
+	labels map[string]string
+}
+
+// inventoryEndpoints lists the nodes and workloads of inv with the labels
+// the selectors see (a workload's own over its node's).
+func inventoryEndpoints(inv Inventory) []labelledEndpoint {
+	nodes := make(map[NodeID]map[string]string, len(inv.Nodes))
+	out := make([]labelledEndpoint, 0, len(inv.Nodes)+len(inv.Workloads))
+	for _, n := range inv.Nodes {
+		nodes[n.ID] = n.Labels
+		out = append(out, labelledEndpoint{name: string(n.ID), labels: n.Labels})
+	}
+	for _, w := range inv.Workloads {
+		labels := make(map[string]string, len(w.Labels)+len(nodes[w.Node]))
+		for k, v := range nodes[w.Node] {
+			labels[k] = v
+		}
+		for k, v := range w.Labels {
+			labels[k] = v
+		}
+		out = append(out, labelledEndpoint{name: w.Name, labels: labels})
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hoheit/hoheit/internal/api"
@@ -58,5 +59,34 @@ rules:
 				t.Fatalf("alerts %+v, want one for port 22 in mode %v", alerts, tc.wantMode)
 			}
 		})
+	}
+}
+
+// TestPolicyTestsOnRealNodes: a deny test that holds for the identities'
+// representatives is refused when a joined node's labels make it false,
+// and the refusal names the nodes.
+func TestPolicyTestsOnRealNodes(t *testing.T) {
+	h := newHarness(t, harnessOpts{allowInsecure: true})
+	policy := []byte(`apiVersion: hoheit/v1
+kind: SegmentPolicy
+name: shop
+identities:
+  web: {match_labels: {app: web}}
+  backup: {match_labels: {role: backup}}
+  db: {match_labels: {app: db}}
+rules:
+  - {name: backup-to-db, from: backup, to: db, ports: [tcp/5432]}
+tests:
+  - web -> db:5432 deny
+`)
+	h.joinHand("db-1", map[string]string{"app": "db"})
+	h.joinHand("web-1", map[string]string{"app": "web"})
+	if st, res := h.putPolicy(policy); st != 200 || !res.Applied {
+		t.Fatalf("apply with separate web and backup nodes: %d %+v", st, res)
+	}
+	h.joinHand("web-2", map[string]string{"app": "web", "role": "backup"})
+	st, res := h.putPolicy(policy)
+	if st != 422 || len(res.Failures) != 1 || !strings.Contains(res.Failures[0], "from web-2 to db-1") {
+		t.Fatalf("apply with a web node that is also a backup: %d %+v, want 422 naming web-2 -> db-1", st, res)
 	}
 }

@@ -609,19 +609,21 @@ func (s *Server) handleSetPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errBadRequest("%v", err)
 	}
-	if fails := p.RunTests(); len(fails) > 0 {
-		res := api.SegmentPolicyResult{}
-		for _, f := range fails {
-			res.Failures = append(res.Failures, f.Error())
-		}
-		return writeJSON(w, http.StatusUnprocessableEntity, res)
-	}
 	ctx := r.Context()
 	now := s.d.Now()
 	sum := sha256.Sum256(data)
 	m := s.mesh
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// The deny tests are checked on the real nodes and workloads too: their
+	// labels may let a rule reach what an identity's representative cannot.
+	if fails := p.RunTestsOn(m.inventoryLocked()); len(fails) > 0 {
+		res := api.SegmentPolicyResult{}
+		for _, f := range fails {
+			res.Failures = append(res.Failures, f.Error())
+		}
+		return writeJSON(w, http.StatusUnprocessableEntity, res)
+	}
 	promoter := m.promoter
 	if promoter == nil {
 		promoter = segment.NewPromoter(p, s.d.Now)
