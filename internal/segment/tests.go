@@ -164,24 +164,59 @@ func (p *Policy) RunTestsOn(inv Inventory) []TestFailure {
 		if !ok1 || !ok2 {
 			continue
 		}
-	pairs:
-		for _, src := range eps {
-			if !from.Selector.Matches(src.labels) {
+		var srcs, dsts []labelledEndpoint
+		for _, ep := range eps {
+			if from.Selector.Matches(ep.labels) {
+				srcs = append(srcs, ep)
+			}
+			if to.Selector.Matches(ep.labels) {
+				dsts = append(dsts, ep)
+			}
+		}
+		// A pair is allowed when one rule matches both ends: per rule, the
+		// members each of its sides matches (linear, not every pair).
+		for i := range p.Rules {
+			r := &p.Rules[i]
+			if !portsAdmit(r.Ports, t.Proto, t.Port) {
 				continue
 			}
-			for _, dst := range eps {
-				if dst.name == src.name || !to.Selector.Matches(dst.labels) {
-					continue
-				}
-				if rule := p.allowingRule(src.labels, dst.labels, t.Proto, t.Port); rule != nil {
-					out = append(out, TestFailure{Test: t, Expected: ExpectDeny, Actual: ExpectAllow,
-						Rule: rule.Name, RuleLine: rule.Line, From: src.name, To: dst.name})
-					break pairs
-				}
+			src, dst, ok := p.allowedPair(r, srcs, dsts)
+			if ok {
+				out = append(out, TestFailure{Test: t, Expected: ExpectDeny, Actual: ExpectAllow,
+					Rule: r.Name, RuleLine: r.Line, From: src, To: dst})
+				break
 			}
 		}
 	}
 	return out
+}
+
+// allowedPair finds a source among srcs that r's from side matches and a
+// different destination among dsts that its to side matches.
+func (p *Policy) allowedPair(r *Rule, srcs, dsts []labelledEndpoint) (src, dst string, ok bool) {
+	var from []string
+	for _, e := range srcs {
+		if p.anyMatches(r.From, e.labels) {
+			from = append(from, e.name)
+			if len(from) == 2 {
+				break
+			}
+		}
+	}
+	if len(from) == 0 {
+		return "", "", false
+	}
+	for _, e := range dsts {
+		if !p.anyMatches(r.To, e.labels) {
+			continue
+		}
+		for _, f := range from {
+			if f != e.name {
+				return f, e.name, true
+			}
+		}
+	}
+	return "", "", false
 }
 
 type labelledEndpoint struct {

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -51,5 +52,19 @@ tests:
 				t.Fatalf("failures %v, want one containing %q", fails, tc.want)
 			}
 		})
+	}
+}
+
+// BenchmarkRunTestsOn1000x5000: ten deny tests on 1,000 nodes and 5,000
+// rules, as the server runs them before it applies a policy.
+func BenchmarkRunTestsOn1000x5000(b *testing.B) {
+	p, inv := bigSetup(b, 1000, 5000)
+	for i := range 10 {
+		// Ports the rules use, between identities no rule connects.
+		p.Tests = append(p.Tests, FlowTest{From: fmt.Sprintf("app%d-prod", i), To: fmt.Sprintf("app%d-test", 249-i), Proto: TCP, Port: uint16(1000 + 900*i), Expect: ExpectDeny, Line: i + 1})
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		p.RunTestsOn(inv)
 	}
 }
