@@ -144,18 +144,32 @@ func (e *entry) change(kind string) Change {
 }
 
 // Watch polls the directory every interval until ctx ends, and calls
-// onChange for every change (from the polling goroutine, one at a time).
+// onChange for every change (from the polling goroutine, one at a time),
+// once the directory has not changed for one interval.
 // A changed file that verifies replaces the class's set; one that does not
 // is reported as rejected and the old set stays in force; a removed file
 // removes its class's set, so its nodes are refused.
 func (s *Store) Watch(ctx context.Context, interval time.Duration, onChange func(Change)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// A copy in progress (a YAML file truncated and not yet written, its
+	// new signature not yet there) is not a change to judge: the
+	// directory is read only once it looked the same for one interval.
+	var last, settled string
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			fp := s.fingerprint()
+			if fp != last {
+				last = fp
+				continue
+			}
+			if fp == settled {
+				continue
+			}
+			settled = fp
 			for _, c := range s.Reload() {
 				if onChange != nil {
 					onChange(c)
@@ -207,6 +221,24 @@ func (s *Store) Reload() []Change {
 	}
 	slices.SortStableFunc(out, func(a, b Change) int { return strings.Compare(a.File, b.File) })
 	return out
+}
+
+// fingerprint sums up the names, sizes and modification times of the
+// directory's files (or why it cannot be read; Reload reports that).
+func (s *Store) fingerprint() string {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return "unreadable: " + err.Error()
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&b, "%s\x00%d\x00%d\n", e.Name(), info.Size(), info.ModTime().UnixNano())
+	}
+	return b.String()
 }
 
 func (s *Store) list() ([]string, error) {
