@@ -3,10 +3,9 @@
 package segment_test
 
 // This test proves the Kubernetes export valid against a real API server:
-// etcd from Debian's etcd-server package and kube-apiserver built from
-// k8s.io/kubernetes by scripts/build-kube-apiserver.sh (`make deps`). It
-// starts both the way controller-runtime's envtest does (a generated serving
-// certificate, a static bearer token in system:masters), creates every
+// kube-apiserver built from k8s.io/kubernetes by
+// scripts/build-kube-apiserver.sh (`make deps`) and etcd from Debian's
+// etcd-server package, run by controller-runtime's envtest. It creates every
 // exported object with fieldValidation=Strict (an unknown, misspelt or
 // mistyped field is an error, not silently dropped), and reads each back.
 // CiliumNetworkPolicy is checked against Cilium's own CRD, read from the
@@ -15,33 +14,24 @@ package segment_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"go.yaml.in/yaml/v3"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hoheit/hoheit/internal/segment"
 )
@@ -116,7 +106,6 @@ func TestExportAcceptedByKubeAPIServer(t *testing.T) {
 		{"cilium", segment.ExportCilium, "cilium.io/v2/namespaces/%s/ciliumnetworkpolicies"},
 	}
 
-	kube.installCiliumCRD(t)
 	for _, pc := range policies {
 		p, err := segment.ParsePolicy([]byte(pc.data))
 		if err != nil {
@@ -161,7 +150,6 @@ func TestExportAcceptedByKubeAPIServer(t *testing.T) {
 // server refuses objects with the mistakes an exporter could make.
 func TestKubeAPIServerRejectsInvalid(t *testing.T) {
 	kube := startKube(t)
-	kube.installCiliumCRD(t)
 	kube.ensureNamespace(t, "bad")
 	np := func(mut func(spec map[string]any)) map[string]any {
 		spec := map[string]any{
@@ -240,106 +228,103 @@ func TestKubeAPIServerRejectsInvalid(t *testing.T) {
 // kubeServer is a running etcd + kube-apiserver.
 type kubeServer struct {
 	url    string
-	token  string
 	client *http.Client
 }
 
-// startKube starts etcd and kube-apiserver for the test and stops them at
-// its end. Missing binaries fail the test: run `make deps`.
+// startKube starts etcd and kube-apiserver with controller-runtime's envtest,
+// installs Cilium's CiliumNetworkPolicy CRD, and stops both at the test's
+// end. Missing binaries fail the test: run `make deps`.
 func startKube(t *testing.T) *kubeServer {
 	t.Helper()
-	apiserver := os.Getenv("KUBE_APISERVER")
+	// envtest's own variables override the binaries; by default the
+	// kube-apiserver scripts/build-kube-apiserver.sh built and Debian's etcd.
+	apiserver := os.Getenv("TEST_ASSET_KUBE_APISERVER")
 	if apiserver == "" {
 		apiserver = filepath.Join(repoRoot, ".cache/bin/kube-apiserver")
 	}
 	if _, err := os.Stat(apiserver); err != nil {
 		t.Fatalf("kube-apiserver not found (%v): build it with scripts/build-kube-apiserver.sh (make deps)", err)
 	}
-	etcd := os.Getenv("ETCD")
+	etcd := os.Getenv("TEST_ASSET_ETCD")
 	if etcd == "" {
-		var err error
-		if etcd, err = exec.LookPath("etcd"); err != nil {
-			t.Fatalf("etcd not found: install Debian's etcd-server (scripts/test-deps.sh, make deps): %v", err)
+		etcd = "etcd"
+	}
+	etcd, err := exec.LookPath(etcd)
+	if err != nil {
+		t.Fatalf("etcd not found: install Debian's etcd-server (scripts/test-deps.sh, make deps): %v", err)
+	}
+	crd := ciliumCRD(t)
+
+	// envtest takes both binaries from one directory.
+	dir := t.TempDir()
+	assets := filepath.Join(dir, "bin")
+	certs := filepath.Join(dir, "certs")
+	for _, d := range []string{assets, certs} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
 		}
 	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-
-	// etcd, on loopback ports picked by the kernel.
-	clientPort, peerPort := freePort(t), freePort(t)
-	etcdURL := "http://127.0.0.1:" + strconv.Itoa(clientPort)
-	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
-	etcdDone := startProcess(ctx, t, dir, "etcd", etcd,
-		"--name=hoheit-test", "--data-dir="+filepath.Join(dir, "etcd"),
-		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
-		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
-		"--initial-cluster=hoheit-test="+peerURL, "--log-level=warn")
-	waitFor(t, 30*time.Second, "etcd", etcdDone, func() error {
-		resp, err := http.Get(etcdURL + "/health")
+	for name, bin := range map[string]string{"kube-apiserver": apiserver, "etcd": etcd} {
+		abs, err := filepath.Abs(bin)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		if err := os.Symlink(abs, filepath.Join(assets, name)); err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
+	}
+	if _, ok := os.LookupEnv("KUBEBUILDER_ASSETS"); ok {
+		// It would win over BinaryAssetsDirectory (a setup-envtest
+		// download, say) and test against another Kubernetes version.
+		t.Setenv("KUBEBUILDER_ASSETS", assets)
+	}
+	// envtest logs through controller-runtime's global logger; its errors
+	// come back from Start and Stop, the processes' output goes to files.
+	ctrllog.SetLogger(logr.Discard())
 
-	// The serving certificate (a test CA, so the client verifies the
-	// server), the service-account key pair and a static admin token.
-	caPool := writeServingCert(t, dir)
-	writeServiceAccountKey(t, dir)
-	tok := make([]byte, 16)
-	rand.Read(tok)
-	token := hex.EncodeToString(tok)
-	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(token+`,hoheit-test,hoheit-test,"system:masters"`+"\n"), 0o600); err != nil {
+	// Registered before Stop's cleanup, so they are shown after it.
+	etcdLog := logFile(t, dir, "etcd")
+	apiLog := logFile(t, dir, "kube-apiserver")
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		ControlPlane: envtest.ControlPlane{
+			Etcd:      &envtest.Etcd{DataDir: filepath.Join(dir, "etcd"), Out: etcdLog, Err: etcdLog},
+			APIServer: &envtest.APIServer{CertDir: certs, Out: apiLog, Err: apiLog},
+		},
+		CRDDirectoryPaths:     []string{crd},
+		ErrorIfCRDPathMissing: true,
+		// envtest's default of 20 s is short for a first start on a
+		// loaded two-core machine.
+		ControlPlaneStartTimeout: 90 * time.Second,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	env.CRDInstallOptions.MaxTime = 60 * time.Second
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping etcd and kube-apiserver: %v", err)
+		}
+	})
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting etcd and kube-apiserver with envtest (logs follow): %v", err)
+	}
+	if len(env.CRDs) != 1 || env.CRDs[0].Name != "ciliumnetworkpolicies.cilium.io" {
+		t.Fatalf("envtest installed %d CRDs from %s, want ciliumnetworkpolicies.cilium.io", len(env.CRDs), crd)
+	}
+
+	// envtest's admin user (system:masters) authenticates with a client
+	// certificate; the HTTP client carries it and trusts the server's CA.
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = 30 * time.Second
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	url := "https://127.0.0.1:" + strconv.Itoa(port)
-	apiDone := startProcess(ctx, t, dir, "kube-apiserver", apiserver,
-		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(port),
-		// As envtest: no kubernetes Service endpoints for a loopback address.
-		"--endpoint-reconciler-type=none",
-		"--cert-dir="+filepath.Join(dir, "certs"),
-		"--tls-cert-file="+filepath.Join(dir, "serving.crt"), "--tls-private-key-file="+filepath.Join(dir, "serving.key"),
-		"--token-auth-file="+filepath.Join(dir, "tokens.csv"),
-		"--authorization-mode=RBAC",
-		"--service-account-issuer="+url,
-		"--service-account-key-file="+filepath.Join(dir, "sa.pub"),
-		"--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
-		"--service-cluster-ip-range=10.0.0.0/24",
-		"--allow-privileged=true",
-		"--v=1")
-	k := &kubeServer{url: url, token: token, client: &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool, MinVersion: tls.VersionTLS12}},
-	}}
-	waitFor(t, 90*time.Second, "kube-apiserver /readyz", apiDone, func() error {
-		status, body, err := k.request(http.MethodGet, "/readyz", nil)
-		if err != nil {
-			return err
-		}
-		if status != http.StatusOK {
-			return fmt.Errorf("HTTP %d: %s", status, body)
-		}
-		return nil
-	})
-	// The default namespace exists once the bootstrap controller ran;
-	// wait for it so namespaced creates do not race the server's start.
-	waitFor(t, 60*time.Second, "namespace default", apiDone, func() error {
-		status, body, err := k.request(http.MethodGet, "/api/v1/namespaces/default", nil)
-		if err != nil {
-			return err
-		}
-		if status != http.StatusOK {
-			return fmt.Errorf("HTTP %d: %s", status, body)
-		}
-		return nil
-	})
+	k := &kubeServer{url: strings.TrimSuffix(cfg.Host, "/"), client: client}
+	// envtest waited for the CRD in discovery; it must list as well.
+	if status, body := k.do(t, http.MethodGet, "/apis/cilium.io/v2/ciliumnetworkpolicies", nil); status != http.StatusOK {
+		t.Fatalf("listing CiliumNetworkPolicies: HTTP %d: %s", status, body)
+	}
 	return k
 }
 
@@ -356,7 +341,6 @@ func (k *kubeServer) request(method, path string, obj any) (int, []byte, error) 
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+k.token)
 	req.Header.Set("Accept", "application/json")
 	if obj != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -416,10 +400,10 @@ func (k *kubeServer) ensureNamespace(t *testing.T, name string) {
 	}
 }
 
-// installCiliumCRD installs Cilium's CiliumNetworkPolicy CRD, as
+// ciliumCRD returns the file holding Cilium's CiliumNetworkPolicy CRD, as
 // scripts/build-kube-apiserver.sh copied it from the github.com/cilium/cilium
-// module, and waits until the server serves it.
-func (k *kubeServer) installCiliumCRD(t *testing.T) {
+// module, after checking it holds that one CRD.
+func ciliumCRD(t *testing.T) string {
 	t.Helper()
 	file := os.Getenv("CILIUM_CNP_CRD")
 	if file == "" {
@@ -433,38 +417,7 @@ func (k *kubeServer) installCiliumCRD(t *testing.T) {
 	if len(docs) != 1 || docs[0]["kind"] != "CustomResourceDefinition" {
 		t.Fatalf("%s: want one CustomResourceDefinition", file)
 	}
-	const path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-	if status, body := k.do(t, http.MethodPost, path, docs[0]); status != http.StatusCreated && status != http.StatusConflict {
-		t.Fatalf("installing the Cilium CRD: HTTP %d: %s", status, body)
-	}
-	waitFor(t, 60*time.Second, "CiliumNetworkPolicy CRD established", nil, func() error {
-		status, body, err := k.request(http.MethodGet, path+"/ciliumnetworkpolicies.cilium.io", nil)
-		if err != nil {
-			return err
-		}
-		if status != http.StatusOK {
-			return fmt.Errorf("HTTP %d", status)
-		}
-		var crd struct {
-			Status struct {
-				Conditions []struct{ Type, Status string }
-			}
-		}
-		if err := json.Unmarshal(body, &crd); err != nil {
-			return err
-		}
-		for _, c := range crd.Status.Conditions {
-			if c.Type == "Established" && c.Status == "True" {
-				// Established can precede the discovery of the new
-				// resource by a moment; wait until it lists.
-				if s, b, err := k.request(http.MethodGet, "/apis/cilium.io/v2/ciliumnetworkpolicies", nil); err != nil || s != http.StatusOK {
-					return fmt.Errorf("listing: HTTP %d %s %v", s, b, err)
-				}
-				return nil
-			}
-		}
-		return errors.New("not established yet")
-	})
+	return file
 }
 
 // decodeDocs splits a multi-document YAML stream into JSON-compatible maps.
@@ -535,134 +488,23 @@ func subset(path string, want, got any) error {
 	return nil
 }
 
-// startProcess runs a server process until the test ends; its output goes
-// to a log file shown when the test fails. The channel closes if it exits.
-func startProcess(ctx context.Context, t *testing.T, dir, name, bin string, args ...string) <-chan struct{} {
+// logFile creates dir/name.log for a process's output and, when the test
+// has failed, shows its tail at the end.
+func logFile(t *testing.T, dir, name string) *os.File {
 	t.Helper()
-	logPath := filepath.Join(dir, name+".log")
-	logf, err := os.Create(logPath)
+	path := filepath.Join(dir, name+".log")
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
+		f.Close()
+		if b, _ := os.ReadFile(path); t.Failed() && len(b) > 0 {
 			if len(b) > 8000 {
 				b = b[len(b)-8000:]
 			}
 			t.Logf("%s log (tail):\n%s", name, b)
 		}
 	})
-	return done
-}
-
-// waitFor polls ready until it succeeds, the deadline passes or the process
-// behind it exits (exited closes; nil for none).
-func waitFor(t *testing.T, timeout time.Duration, what string, exited <-chan struct{}, ready func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := ready()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after %s: %v", what, timeout, err)
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s: the process exited (its log follows): %v", what, err)
-		case <-tick.C:
-		}
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// writeServingCert writes serving.crt/serving.key for 127.0.0.1, signed by
-// a fresh CA, and returns a pool holding that CA.
-func writeServingCert(t *testing.T, dir string) *x509.CertPool {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hoheit test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, filepath.Join(dir, "serving.crt"), "CERTIFICATE", der)
-	writePEM(t, filepath.Join(dir, "serving.key"), "PRIVATE KEY", keyDER)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return pool
-}
-
-// writeServiceAccountKey writes the key pair kube-apiserver signs and
-// verifies service-account tokens with (required, unused here).
-func writeServiceAccountKey(t *testing.T, dir string) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, filepath.Join(dir, "sa.key"), "PRIVATE KEY", priv)
-	writePEM(t, filepath.Join(dir, "sa.pub"), "PUBLIC KEY", pub)
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return f
 }
