@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,13 +20,15 @@ import (
 	"github.com/hoheit/hoheit/internal/segment"
 )
 
-// Recorder receives the first packet of each connection the table logs,
-// with its direction, and returns its own verdict. *segment.Filter is one:
-// it names the flow, counts it in its flow table and raises the alert,
-// exactly as when it enforces in userspace (its verdict is then only
-// compared with the kernel's).
+// Recorder receives the first packet of each connection the table logs
+// (and the packet that finds a connection of an older rule set no longer
+// allowed by a rule), with the connection's direction, and returns its own
+// verdict. A reply is handed over reversed (Reverse), as a packet of its
+// connection. *segment.Filter is one: it names the flow, counts it in its
+// flow table and raises the alert, exactly as when it enforces in
+// userspace (its verdict is then only compared with the kernel's).
 type Recorder interface {
-	CheckPacket(pkt []byte, dir segment.Direction) segment.Verdict
+	Check(pkt segment.PacketInfo, dir segment.Direction) segment.Verdict
 }
 
 // Config configures an Enforcer.
@@ -51,6 +54,8 @@ type Stats struct {
 	Lost uint64
 	// Applies is the number of rule sets applied.
 	Applies uint64
+	// Generation is the generation of the table in force (Options).
+	Generation uint16
 }
 
 // Enforcer owns the table and the log reader. Its methods are safe for
@@ -62,6 +67,8 @@ type Enforcer struct {
 	cancel context.CancelFunc
 	nfl    *nflog.Nflog
 	closed bool
+	gen    uint16 // of the table in force; guarded by mu
+	genNow atomic.Uint32
 
 	logged, mismatched, lost, applies atomic.Uint64
 }
@@ -73,6 +80,13 @@ type Enforcer struct {
 func Open(ctx context.Context, cfg Config) (*Enforcer, error) {
 	cfg.Options = cfg.Options.withDefaults()
 	e := &Enforcer{cfg: cfg, log: cfg.Logger}
+	// Conntrack marks outlive the agent: start where an earlier run's
+	// table most likely did not, so its connections are checked again.
+	if cfg.Generation == 0 {
+		e.gen = uint16(rand.N(MaxGeneration)) + 1
+	} else {
+		e.gen = cfg.Generation - 1
+	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -90,25 +104,31 @@ func Open(ctx context.Context, cfg Config) (*Enforcer, error) {
 
 // SetRules replaces the table with one enforcing rs, atomically: the old
 // table is deleted and the new one created in one netlink batch (one
-// nftables transaction), so no packet sees neither. Connections already
-// established keep passing (conntrack), unlike in the userspace filter,
-// which re-checks them against a new rule set.
+// nftables transaction), so no packet sees neither. The new table has the
+// next generation: connections established under an older table are
+// checked again on their next packet, in either direction, and cut in
+// protect mode when rs no longer allows them, as in the userspace filter.
 func (e *Enforcer) SetRules(rs *segment.NodeRuleSet) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return errors.New("nft: enforcer closed")
 	}
-	if err := apply(Render(rs, e.cfg.Options)); err != nil {
+	opts := e.cfg.Options
+	opts.Generation = e.gen%MaxGeneration + 1
+	if err := apply(Render(rs, opts)); err != nil {
 		return err
 	}
+	e.gen = opts.Generation
+	e.genNow.Store(uint32(e.gen))
 	e.applies.Add(1)
 	return nil
 }
 
-// Stats returns the log reader's counters.
+// Stats returns the log reader's counters and the table's generation.
 func (e *Enforcer) Stats() Stats {
-	return Stats{Logged: e.logged.Load(), Mismatched: e.mismatched.Load(), Lost: e.lost.Load(), Applies: e.applies.Load()}
+	return Stats{Logged: e.logged.Load(), Mismatched: e.mismatched.Load(), Lost: e.lost.Load(), Applies: e.applies.Load(),
+		Generation: uint16(e.genNow.Load())}
 }
 
 // Close removes the table and stops the log reader. The mesh interface is
@@ -296,6 +316,22 @@ func stmtExprs(st Stmt, sets map[string]*nftables.Set) ([]expr.Any, error) {
 				Mask: binaryutil.NativeEndian.PutUint32(s.Bits), Xor: make([]byte, 4)},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: make([]byte, 4)},
 		}, nil
+	case CtMarkIs:
+		return ctMarkCmp(markGen, Mark(s.Gen, false)), nil
+	case CtMarkListed:
+		return ctMarkCmp(markUnlisted, 0), nil
+	case SetCtMark:
+		return []expr.Any{
+			&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
+			&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(^MarkMask), Xor: binaryutil.NativeEndian.PutUint32(Mark(s.Gen, s.Unlisted))},
+			&expr.Ct{Key: expr.CtKeyMARK, Register: reg1, SourceRegister: true},
+		}, nil
+	case CtReply:
+		return []expr.Any{
+			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: reg1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{ctDirReply}},
+		}, nil
 	case CtUnconfirmed:
 		return []expr.Any{
 			&expr.Ct{Key: expr.CtKeySTATUS, Register: reg1},
@@ -344,6 +380,12 @@ func stmtExprs(st Stmt, sets map[string]*nftables.Set) ([]expr.Any, error) {
 			case KeyDport:
 				x = append(x, &expr.Payload{DestRegister: r, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2})
 				off += 4
+			case KeyCtProto:
+				x = append(x, &expr.Ct{Key: expr.CtKeyPROTOCOL, Register: r})
+				off += 4
+			case KeyCtDport:
+				x = append(x, &expr.Ct{Key: expr.CtKeyPROTODST, Register: r, Direction: ctDirOriginal})
+				off += 4
 			}
 		}
 		return append(x, &expr.Lookup{SourceRegister: reg32_0, SetName: set.Name, SetID: set.ID, IsDestRegSet: true, DestRegister: 0}), nil
@@ -368,6 +410,22 @@ func stmtExprs(st Stmt, sets map[string]*nftables.Set) ([]expr.Any, error) {
 	}
 	return nil, fmt.Errorf("nft: cannot encode %T", st)
 }
+
+// ctMarkCmp matches when the conntrack mark's bits in mask equal want.
+func ctMarkCmp(mask, want uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
+		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(mask), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(want)},
+	}
+}
+
+// Conntrack directions (IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY).
+const (
+	ctDirOriginal = 0
+	ctDirReply    = 1
+)
 
 func nfproto(v6 bool) []expr.Any {
 	p := byte(unix.NFPROTO_IPV4)
@@ -430,13 +488,20 @@ func (e *Enforcer) handle(a nflog.Attribute) {
 	if a.Prefix == nil || a.Payload == nil {
 		return
 	}
-	dir, kv, ok := ParsePrefix(*a.Prefix)
+	l, ok := ParsePrefix(*a.Prefix)
 	if !ok {
 		return // not ours
 	}
 	e.logged.Add(1)
-	pkt := Untruncate(*a.Payload)
-	if v := e.cfg.Recorder.CheckPacket(pkt, dir); v != kv {
+	pi, err := segment.ParsePacket(Untruncate(*a.Payload))
+	if err != nil {
+		e.mismatched.Add(1) // the userspace filter would drop it
+		return
+	}
+	if l.Reply {
+		pi = Reverse(pi)
+	}
+	if v := e.cfg.Recorder.Check(pi, l.Dir); v != l.Verdict {
 		e.mismatched.Add(1)
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // Recorder receives the first packet of each connection the table logs.
 type Recorder interface {
-	CheckPacket(pkt []byte, dir segment.Direction) segment.Verdict
+	Check(pkt segment.PacketInfo, dir segment.Direction) segment.Verdict
 }
 
 // Config configures an Enforcer.
@@ -23,7 +23,10 @@ type Config struct {
 }
 
 // Stats counts what the log reader saw.
-type Stats struct{ Logged, Mismatched, Lost, Applies uint64 }
+type Stats struct {
+	Logged, Mismatched, Lost, Applies uint64
+	Generation                        uint16
+}
 
 // Enforcer is only available on Linux.
 type Enforcer struct{}

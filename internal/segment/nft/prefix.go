@@ -7,31 +7,56 @@ import (
 	"github.com/hoheit/hoheit/internal/segment"
 )
 
+// Logged is what a log prefix of the table says about a logged packet.
+type Logged struct {
+	// Dir is the direction of the packet's connection.
+	Dir segment.Direction
+	// Verdict is the table's verdict.
+	Verdict segment.Verdict
+	// Reply: the packet is a reply, travelling against Dir (a connection
+	// of an older rule set checked again on a reply; "hoheit in-reply ...").
+	Reply bool
+}
+
 // ParsePrefix reads direction and verdict from one of the table's log
-// prefixes ("hoheit in allow web-to-pricelist", "hoheit out drop protect").
-func ParsePrefix(p string) (segment.Direction, segment.Verdict, bool) {
+// prefixes ("hoheit in allow web-to-pricelist", "hoheit out drop protect",
+// "hoheit in-reply unlisted monitor").
+func ParsePrefix(p string) (Logged, bool) {
 	f := strings.Fields(strings.TrimRight(p, "\x00"))
 	if len(f) < 3 || f[0] != prefixTag {
-		return 0, 0, false
+		return Logged{}, false
 	}
-	var d segment.Direction
-	switch f[1] {
+	var l Logged
+	dir, reply := strings.CutSuffix(f[1], replySuffix)
+	switch dir {
 	case "in":
-		d = segment.Inbound
+		l.Dir = segment.Inbound
 	case "out":
-		d = segment.Outbound
+		l.Dir = segment.Outbound
 	default:
-		return 0, 0, false
+		return Logged{}, false
 	}
+	l.Reply = reply
 	switch f[2] {
 	case "allow":
-		return d, segment.Allow, true
+		l.Verdict = segment.Allow
 	case "unlisted":
-		return d, segment.AllowUnlisted, true
+		l.Verdict = segment.AllowUnlisted
 	case "drop":
-		return d, segment.Drop, true
+		l.Verdict = segment.Drop
+	default:
+		return Logged{}, false
 	}
-	return 0, 0, false
+	return l, true
+}
+
+// Reverse returns a reply packet as its connection's packet in the other
+// direction (addresses and ports swapped), so that it is named by the
+// connection it belongs to.
+func Reverse(pi segment.PacketInfo) segment.PacketInfo {
+	pi.Src, pi.Dst = pi.Dst, pi.Src
+	pi.SrcPort, pi.DstPort = pi.DstPort, pi.SrcPort
+	return pi
 }
 
 // Untruncate makes a logged packet cut at the snaplen parseable by

@@ -45,12 +45,18 @@ const (
 	Snaplen = 256
 )
 
-// Options name the table, the mesh interface and the log group.
+// Options name the table, the mesh interface and the log group, and give
+// the rendered table its generation.
 type Options struct {
 	Table       string // DefaultTable when empty
 	Interface   string // DefaultInterface when empty
 	LogGroup    uint16 // DefaultLogGroup when 0
 	DropLogRate uint32 // DefaultDropLogRate when 0
+	// Generation (1 to MaxGeneration; 0 means 1) is written into the
+	// conntrack mark of every connection the table accepts; a packet of a
+	// connection marked with another generation is checked again. The
+	// Enforcer counts it up on every apply.
+	Generation uint16
 }
 
 func (o Options) withDefaults() Options {
@@ -66,7 +72,37 @@ func (o Options) withDefaults() Options {
 	if o.DropLogRate == 0 {
 		o.DropLogRate = DefaultDropLogRate
 	}
+	if o.Generation == 0 || o.Generation > MaxGeneration {
+		o.Generation = 1
+	}
 	return o
+}
+
+// The table owns the high 16 bits of the conntrack mark (MarkMask) and
+// leaves the low 16 bits to the operator: bits 17 to 31 hold the generation
+// of the rule set that last accepted the connection, bit 16 is set when it
+// was accepted as unlisted (learn or monitor), so that a connection still
+// unlisted under the next rule set is not recorded again.
+const (
+	// MarkMask is the part of the conntrack mark the table owns.
+	MarkMask uint32 = 0xffff0000
+	// MaxGeneration is the largest generation; the Enforcer wraps to 1
+	// after it (0 is never used: a new connection's mark is 0).
+	MaxGeneration = 1<<15 - 1
+
+	markGenShift        = 17
+	markGen      uint32 = MaxGeneration << markGenShift
+	markUnlisted uint32 = 1 << 16
+)
+
+// Mark is the conntrack mark bits (within MarkMask) of a connection
+// accepted by generation gen, unlisted or not.
+func Mark(gen uint16, unlisted bool) uint32 {
+	m := uint32(gen) << markGenShift & markGen
+	if unlisted {
+		m |= markUnlisted
+	}
+	return m
 }
 
 // Ruleset is the rendered table: sets (verdict maps) and chains, in the
@@ -143,6 +179,21 @@ type (
 	// CtStateIn matches when the connection state is one of Bits
 	// (CtEstablished|CtRelated, CtInvalid).
 	CtStateIn struct{ Bits uint32 }
+	// CtMarkIs matches a connection accepted by generation Gen (its
+	// conntrack mark's generation bits).
+	CtMarkIs struct{ Gen uint16 }
+	// CtMarkListed matches a connection not marked as unlisted: a new
+	// one, or one accepted by a rule.
+	CtMarkListed struct{}
+	// SetCtMark sets the table's bits of the conntrack mark to Mark(Gen,
+	// Unlisted), keeping the others.
+	SetCtMark struct {
+		Gen      uint16
+		Unlisted bool
+	}
+	// CtReply matches a packet travelling in the reply direction of its
+	// connection.
+	CtReply struct{}
 	// CtUnconfirmed matches the first packet of a connection: its
 	// conntrack entry is not confirmed yet. Later packets of a connection
 	// still in state new (a one-way UDP stream, a retransmitted SYN) do not
@@ -184,6 +235,10 @@ const (
 	KeyDaddr
 	KeyL4Proto
 	KeyDport
+	// The connection's protocol and its original destination port (as its
+	// first packet had it), from conntrack.
+	KeyCtProto
+	KeyCtDport
 )
 
 // Conntrack state bits (as the kernel's ct state).
@@ -215,6 +270,7 @@ func Render(rs *segment.NodeRuleSet, opts Options) *Ruleset {
 		return Log{Prefix: prefix, Group: opts.LogGroup, Snaplen: Snaplen}
 	}
 
+	gen := opts.Generation
 	var ruleChains []*Chain
 	for d, rules := range [][]segment.CompiledRule{rs.Inbound, rs.Outbound} {
 		dir := segment.Direction(d)
@@ -233,7 +289,7 @@ func Render(rs *segment.NodeRuleSet, opts Options) *Ruleset {
 			names[name] = c
 			ruleChains = append(ruleChains, &Chain{Name: c, Rules: []Rule{
 				{CtUnconfirmed{}, logTo(prefixTag + " " + dn + " allow " + name)},
-				{Counter{}, Verdict{Kind: "accept"}},
+				{SetCtMark{Gen: gen}, Counter{}, Verdict{Kind: "accept"}},
 			}})
 			return c
 		}
@@ -242,7 +298,8 @@ func Render(rs *segment.NodeRuleSet, opts Options) *Ruleset {
 			owners[i] = chainOf(i)
 		}
 		for _, v6 := range []bool{false, true} {
-			r.Sets = append(r.Sets, allowMap(dir, v6, rules, owners), modeMap(dir, v6, rs))
+			mode := modeMap(dir, v6, rs)
+			r.Sets = append(r.Sets, allowMap(dir, v6, rules, owners), mode, replyMap(mode))
 		}
 	}
 
@@ -262,7 +319,12 @@ func Render(rs *segment.NodeRuleSet, opts Options) *Ruleset {
 	for d := range 2 {
 		dir := segment.Direction(d)
 		dn := dirName(dir)
-		c := &Chain{Name: "mesh_" + dn}
+		// A packet of a connection this rule set accepted passes at once:
+		// one mark compare. Connections of an older rule set go on: their
+		// packets in the connection's own direction are checked like a
+		// first packet (the packet's tuple is the connection's), replies
+		// by the connection's original tuple in the reply chain.
+		c := &Chain{Name: "mesh_" + dn, Rules: []Rule{{CtMarkIs{Gen: gen}, Verdict{Kind: "accept"}}}}
 		if dir == segment.Outbound {
 			// Link-local and multicast (router solicitations, MLD) have
 			// no peer to go to: dropped quietly, as the userspace hook does.
@@ -271,8 +333,10 @@ func Render(rs *segment.NodeRuleSet, opts Options) *Ruleset {
 			}
 		}
 		c.Rules = append(c.Rules,
-			Rule{CtStateIn{CtEstablished | CtRelated}, Verdict{Kind: "accept"}},
 			Rule{CtStateIn{CtInvalid}, Verdict{Kind: "drop"}},
+			// Replies travel against the connection: in mesh_in they
+			// belong to outbound connections and the other way round.
+			Rule{CtReply{}, Verdict{Kind: "jump", Chain: replyChain(1 - dir)}},
 		)
 		local, remote := KeyDaddr, KeySaddr
 		if dir == segment.Outbound {
@@ -288,23 +352,73 @@ func Render(rs *segment.NodeRuleSet, opts Options) *Ruleset {
 		r.Chains = append(r.Chains, c)
 	}
 	for d := range 2 {
+		// The reply chain of a direction checks a reply of one of its
+		// connections again, by the connection's tuple: the reply's
+		// addresses swapped, the original protocol and destination port
+		// from conntrack, looked up in the maps of the connection's
+		// direction, not the reply's. (The original addresses would be
+		// "ct original ip saddr", but github.com/google/nftables cannot
+		// encode its direction, and nft(8) cannot list the older form.)
 		dir := segment.Direction(d)
-		dn := dirName(dir)
-		for _, m := range []segment.Mode{segment.Learn, segment.Monitor} {
-			r.Chains = append(r.Chains, &Chain{Name: modeChain(m, dir), Rules: []Rule{
-				{CtUnconfirmed{}, logTo(prefixTag + " " + dn + " unlisted " + m.String())},
-				{Counter{}, Verdict{Kind: "accept"}},
+		local, remote := KeySaddr, KeyDaddr // an inbound connection's reply goes out
+		if dir == segment.Outbound {
+			local, remote = KeyDaddr, KeySaddr
+		}
+		c := &Chain{Name: replyChain(dir)}
+		for _, v6 := range []bool{false, true} {
+			c.Rules = append(c.Rules, Rule{VmapLookup{V6: v6, Key: []KeyExpr{local, remote, KeyCtProto, KeyCtDport}, Set: setName("allow", dir, v6)}})
+		}
+		for _, v6 := range []bool{false, true} {
+			c.Rules = append(c.Rules, Rule{VmapLookup{V6: v6, Key: []KeyExpr{local, KeyCtProto}, Set: setName("mode", dir, v6) + replySuffix}})
+		}
+		c.Rules = append(c.Rules, Rule{Verdict{Kind: "jump", Chain: modeChain(rs.DefaultMode, dir) + replySuffix}})
+		r.Chains = append(r.Chains, c)
+	}
+	for d := range 2 {
+		dir := segment.Direction(d)
+		for _, reply := range []bool{false, true} {
+			dn, suffix := dirName(dir), ""
+			if reply {
+				dn, suffix = dn+replySuffix, replySuffix
+			}
+			for _, m := range []segment.Mode{segment.Learn, segment.Monitor} {
+				// Logged once per connection: when it is new, or was
+				// accepted by a rule before; not again while it stays
+				// unlisted under later rule sets.
+				r.Chains = append(r.Chains, &Chain{Name: modeChain(m, dir) + suffix, Rules: []Rule{
+					{CtMarkListed{}, logTo(prefixTag + " " + dn + " unlisted " + m.String())},
+					{SetCtMark{Gen: gen, Unlisted: true}, Counter{}, Verdict{Kind: "accept"}},
+				}})
+			}
+			// Dropped packets are never confirmed: each would be logged, so
+			// the log (not the drop) is rate limited.
+			r.Chains = append(r.Chains, &Chain{Name: modeChain(segment.Protect, dir) + suffix, Rules: []Rule{
+				{LimitRate{opts.DropLogRate}, logTo(prefixTag + " " + dn + " drop protect")},
+				{Counter{}, Verdict{Kind: "drop"}},
 			}})
 		}
-		// Dropped packets are never confirmed: each would be logged, so
-		// the log (not the drop) is rate limited.
-		r.Chains = append(r.Chains, &Chain{Name: modeChain(segment.Protect, dir), Rules: []Rule{
-			{LimitRate{opts.DropLogRate}, logTo(prefixTag + " " + dn + " drop protect")},
-			{Counter{}, Verdict{Kind: "drop"}},
-		}})
 	}
 	r.Chains = append(r.Chains, ruleChains...)
 	return r
+}
+
+// replySuffix names the mode maps and chains of replies checked again (a
+// log prefix "hoheit in-reply ..." is a reply, travelling out, of an
+// inbound connection).
+const replySuffix = "-reply"
+
+// replyChain is the chain checking the replies of d's connections again.
+func replyChain(d segment.Direction) string { return "reply_" + dirName(d) }
+
+// replyMap is a copy of a mode map whose elements jump to the reply
+// variants of the mode chains.
+func replyMap(s *Set) *Set {
+	c := &Set{Name: s.Name + replySuffix, Fields: s.Fields}
+	for _, e := range s.Elements {
+		e.Chain += replySuffix
+		c.Elements = append(c.Elements, e)
+	}
+	return c
 }
 
 func dirName(d segment.Direction) string {
@@ -683,6 +797,18 @@ func (s CtStateIn) text() string {
 	return "ct state " + strings.Join(names, ",")
 }
 
+func (s CtMarkIs) text() string {
+	return fmt.Sprintf("ct mark & 0x%08x == 0x%08x", markGen, Mark(s.Gen, false))
+}
+
+func (CtMarkListed) text() string { return fmt.Sprintf("ct mark & 0x%08x == 0", markUnlisted) }
+
+func (s SetCtMark) text() string {
+	return fmt.Sprintf("ct mark set ct mark & 0x%08x | 0x%08x", ^MarkMask, Mark(s.Gen, s.Unlisted))
+}
+
+func (CtReply) text() string { return "ct direction reply" }
+
 func (CtUnconfirmed) text() string { return "ct status & confirmed == 0" }
 
 func (s DaddrIn) text() string {
@@ -708,6 +834,10 @@ func (s VmapLookup) text() string {
 			parts = append(parts, "meta l4proto")
 		case KeyDport:
 			parts = append(parts, "th dport")
+		case KeyCtProto:
+			parts = append(parts, "ct original protocol")
+		case KeyCtDport:
+			parts = append(parts, "ct original proto-dst")
 		}
 	}
 	nf := "ipv4"
