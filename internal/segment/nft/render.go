@@ -4,15 +4,20 @@
 // with --enforce nftables.
 //
 // Render turns a rule set into a ruleset model (one table of its own,
-// "inet hoheit", bound to the mesh interface): replies of tracked
-// connections pass at once (ct state established,related), invalid packets
-// are dropped, and the first packet of a connection is looked up in verdict
-// maps keyed by (local address, remote address, protocol, port), so the
-// number of rules does not add to the per-packet cost. A match jumps to the
-// rule's chain (counted, logged, accepted); no match jumps to the chain of
-// the local endpoint's mode (learn and monitor: logged and accepted;
-// protect: logged and dropped). Every logged packet goes to an NFLOG group
-// with a prefix naming direction, verdict and rule.
+// "inet hoheit", bound to the mesh interface). Every table has a
+// generation, written into the conntrack mark of each connection it
+// accepts: packets of connections marked with the table's generation pass
+// at once (one mark compare), invalid packets are dropped, and the first
+// packet of a connection is looked up in verdict maps keyed by (local
+// address, remote address, protocol, port), so the number of rules does
+// not add to the per-packet cost. A match jumps to the rule's chain
+// (counted, logged, marked, accepted); no match jumps to the chain of the
+// local endpoint's mode (learn and monitor: logged, marked and accepted;
+// protect: logged and dropped). A connection accepted by an older table is
+// checked again on its next packet in the same maps (a reply by its
+// connection's tuple, not its own), so a new rule set cuts what it no
+// longer allows. Every logged packet goes to an NFLOG group with a prefix
+// naming direction, verdict and rule.
 //
 // Enforcer (Linux) applies the model atomically in one netlink batch,
 // reads the NFLOG group and hands each logged packet to a Recorder (the
