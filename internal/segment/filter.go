@@ -177,14 +177,18 @@ func (f *Filter) Check(pkt PacketInfo, dir Direction) Verdict {
 		if e != nil {
 			last := e.lastSeen.Load()
 			if now-last <= f.timeouts[e.class()] {
-				if e.gen.Load() == t.gen || f.revalidate(t, e, &key) {
-					e.lastSeen.Store(now)
-					if proto == TCP && pkt.TCPFlags&(TCPFin|TCPRst) != 0 {
-						e.closing.Store(true)
+				if e.gen.Load() != t.gen {
+					if v, changed := f.revalidate(t, e, &key, class, now); changed {
+						f.count(v)
+						return v
 					}
-					f.count(e.verdict)
-					return e.verdict
 				}
+				e.lastSeen.Store(now)
+				if proto == TCP && pkt.TCPFlags&(TCPFin|TCPRst) != 0 {
+					e.closing.Store(true)
+				}
+				f.count(e.verdict)
+				return e.verdict
 			}
 			f.forget(&key, e)
 		}
@@ -256,10 +260,18 @@ func (f *Filter) count(v Verdict) {
 	}
 }
 
-// revalidate re-checks a connection tracked under an older rule set; it
-// updates the entry and reports true when the connection keeps its verdict.
-func (f *Filter) revalidate(t *table, e *ctEntry, k *ctKey) bool {
-	proto, _ := ruleProto(k.proto)
+// revalidate re-checks a connection tracked under an older rule set, by
+// the direction and port it was opened with (its next packet may be a
+// reply, whose own ports say nothing). A connection that keeps its verdict
+// is marked current. One whose verdict changed is recorded and reported
+// as a flow of its own direction and tracked again under the new verdict,
+// a drop included, so that its later packets are dropped without being
+// taken for new flows; changed reports that, with the new verdict.
+func (f *Filter) revalidate(t *table, e *ctEntry, k *ctKey, class ctClass, now int64) (v Verdict, changed bool) {
+	proto, known := ruleProto(k.proto)
+	if !known {
+		proto = Proto(k.proto)
+	}
 	port := k.lport
 	if e.origin == Outbound {
 		port = k.rport
@@ -268,22 +280,34 @@ func (f *Filter) revalidate(t *table, e *ctEntry, k *ctKey) bool {
 		port = 0
 	}
 	li := t.localIndex(k.local)
-	v := Allow
-	if t.match(e.origin, li, k.remote, proto, port) == nil {
-		mode := t.rs.DefaultMode
-		if li >= 0 {
-			mode = t.rs.Locals[li].Mode
-		}
-		if mode == Protect {
-			return false
-		}
-		v = AllowUnlisted
+	mode := t.rs.DefaultMode
+	if li >= 0 {
+		mode = t.rs.Locals[li].Mode
 	}
-	if v != e.verdict {
-		return false // re-decide as a new flow, so it is recorded and alerted
+	rule := t.match(e.origin, li, k.remote, proto, port)
+	v = Allow
+	if rule == nil {
+		v = Drop
+		if mode != Protect {
+			v = AllowUnlisted
+		}
 	}
-	e.gen.Store(t.gen)
-	return true
+	if v == e.verdict {
+		e.gen.Store(t.gen)
+		return v, false
+	}
+	fk := t.flowKey(rule, li, e.origin, k.local, k.remote, proto, port, v)
+	nowT := f.base.Add(time.Duration(now))
+	if f.flows.Add(fk, nowT) && v != Allow && mode != Learn && f.cfg.Alerts != nil {
+		a := Alert{Time: nowT, Node: t.rs.Node, Mode: mode, Flow: fk, Direction: e.origin,
+			Src: k.remote, Dst: k.local, SrcPort: k.rport, DstPort: k.lport}
+		if e.origin == Outbound {
+			a.Src, a.Dst, a.SrcPort, a.DstPort = k.local, k.remote, k.lport, k.rport
+		}
+		f.cfg.Alerts(a)
+	}
+	f.track(*k, class, e.origin, v, t.gen, now)
+	return v, true
 }
 
 func (f *Filter) track(k ctKey, class ctClass, origin Direction, v Verdict, gen uint64, now int64) {
