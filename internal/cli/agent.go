@@ -133,9 +133,10 @@ Segmentation enforcement (--enforce), with --mesh:
              way): the rules go into the kernel as a table of their
              own (inet hoheit, verdict maps, conntrack); established traffic
              never leaves the kernel, the agent sees only the first packet of
-             each connection (NFLOG) to record flows and raise alerts. Needs
-             CAP_NET_ADMIN and nf_tables; connections established before a
-             rule change keep running (see docs/segmentation.md)
+             each connection (NFLOG) to record flows and raise alerts; a
+             rule change re-checks established connections there too (a
+             generation in ct mark). Needs CAP_NET_ADMIN and nf_tables; see
+             docs/segmentation.md
 
 Examples:
   hoheit agent --server https://cp.example:8443 --ca ca.pem --class web --attestation tpm
