@@ -31,6 +31,9 @@ type MeshConfig struct {
 	// when a userspace implementation runs it (its UAPI socket is
 	// /var/run/wireguard/NAME.sock).
 	Interface string
+	// NFLOGGroup is the NFLOG group nftables enforcement logs first
+	// packets to (nft.DefaultLogGroup if 0); it must be free on the host.
+	NFLOGGroup uint16
 	// Labels name the node for the segmentation policy; Endpoints are
 	// the IP:PORT addresses peers reach its WireGuard device at.
 	Labels    map[string]string
@@ -197,7 +200,7 @@ func (a *Agent) runMesh(ctx context.Context, addrs []string) error {
 		a.filter = segment.NewFilter(nil, fcfg)
 		// Before the device exists: the node is closed from its first packet.
 		var err error
-		enf, err = nft.Open(ctx, nft.Config{Options: nft.Options{Interface: ifname}, Recorder: a.filter, Logger: a.cfg.Log})
+		enf, err = nft.Open(ctx, nft.Config{Options: nft.Options{Interface: ifname, LogGroup: mc.NFLOGGroup}, Recorder: a.filter, Logger: a.cfg.Log})
 		if err != nil {
 			return fmt.Errorf("nftables enforcement: %w", err)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/hoheit/hoheit/internal/attest/tpm"
 	"github.com/hoheit/hoheit/internal/luks"
 	"github.com/hoheit/hoheit/internal/mesh"
+	"github.com/hoheit/hoheit/internal/segment/nft"
 )
 
 // agentFlags are the flags every agent command shares: where to join and
@@ -31,6 +32,7 @@ type agentFlags struct {
 	enforce      string
 	meshPort     uint16
 	meshIf       string
+	nflogGroup   uint16
 	labels       []string
 	endpoints    []string
 	workloads    string
@@ -54,6 +56,7 @@ func (f *agentFlags) registerMesh(c *cobra.Command) {
 	fl := c.Flags()
 	fl.StringVar(&f.meshDatapath, "mesh", "", "bring up the WireGuard mesh: auto, tun, kernel or netstack (default: no mesh)")
 	fl.Uint16Var(&f.meshPort, "mesh-port", 51820, "UDP port of the node's WireGuard device")
+	fl.Uint16Var(&f.nflogGroup, "nflog-group", nft.DefaultLogGroup, "with --enforce nftables: the NFLOG `GROUP` the table logs first packets to (must be free on the host)")
 	fl.StringVar(&f.meshIf, "mesh-interface", agent.DefaultInterface, "`NAME` of the mesh's host interface (tun and kernel datapaths); with kernel it may already exist, run by wireguard-go or boringtun")
 	fl.StringVar(&f.enforce, "enforce", "", "where segmentation is enforced: userspace or nftables (default: nftables with --mesh kernel, else userspace; see below)")
 	fl.StringArrayVar(&f.labels, "label", nil, "a label for the segmentation policy, KEY=VALUE (repeat: --label app=web --label cloud=aws)")
@@ -95,7 +98,7 @@ func (f *agentFlags) meshConfig() (*agent.MeshConfig, error) {
 	if !validIfName(f.meshIf) {
 		return nil, usageError("--mesh-interface %q: an interface name is 1-15 characters, without '/', ':' or white space", f.meshIf)
 	}
-	return &agent.MeshConfig{Datapath: dp, ListenPort: f.meshPort, Interface: f.meshIf, Labels: labels, Endpoints: f.endpoints, Enforce: enforce, EnableForwarding: f.forwarding}, nil
+	return &agent.MeshConfig{Datapath: dp, ListenPort: f.meshPort, Interface: f.meshIf, NFLOGGroup: f.nflogGroup, Labels: labels, Endpoints: f.endpoints, Enforce: enforce, EnableForwarding: f.forwarding}, nil
 }
 
 const agentLong = `Join the control plane as this node. The agent makes its key pairs itself (an
