@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -120,6 +121,7 @@ Examples:
 
 func newSegmentAlertsCmd(d *Deps) *cobra.Command {
 	var f apiFlags
+	var limit int
 	c := &cobra.Command{
 		Use:   "alerts",
 		Short: "Flows outside the policy: dropped (protect) or let through and reported (monitor)",
@@ -129,8 +131,15 @@ func newSegmentAlertsCmd(d *Deps) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if limit < 0 {
+				return usageError("--limit must be 0 (every alert kept) or more")
+			}
+			path := api.PathSegAlerts
+			if limit > 0 {
+				path += "?limit=" + strconv.Itoa(limit)
+			}
 			var alerts []segment.Alert
-			if err := cl.do(cmd.Context(), http.MethodGet, api.PathSegAlerts, nil, &alerts); err != nil {
+			if err := cl.do(cmd.Context(), http.MethodGet, path, nil, &alerts); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(d.Stdout, 0, 4, 2, ' ', 0)
@@ -143,6 +152,7 @@ func newSegmentAlertsCmd(d *Deps) *cobra.Command {
 		},
 	}
 	f.register(c)
+	c.Flags().IntVar(&limit, "limit", 0, "only the newest `N` alerts (default: every alert the server keeps)")
 	return c
 }
 

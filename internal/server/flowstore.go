@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hoheit/hoheit/internal/segment"
@@ -148,11 +149,21 @@ func (s *Server) handleGetFlows(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// handleGetAlerts returns the alerts kept, oldest first; ?limit=N the
+// newest N of them.
 func (s *Server) handleGetAlerts(w http.ResponseWriter, r *http.Request) error {
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errBadRequest("limit must be a positive number of alerts, not %q", v)
+		}
+		limit = n
+	}
 	var alerts []store.Alert
 	err := s.d.Store.View(r.Context(), func(tx store.ReadTx) error {
 		var err error
-		alerts, err = tx.Alerts(r.Context())
+		alerts, err = tx.Alerts(r.Context(), limit)
 		return err
 	})
 	if err != nil {

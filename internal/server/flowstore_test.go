@@ -264,6 +264,24 @@ func TestAlertRetention(t *testing.T) {
 	if got := ports(); !reflect.DeepEqual(got, []uint16{1002, 1003, 1004}) {
 		t.Fatalf("alerts kept %v, want the newest 3", got)
 	}
+	// ?limit=N: the newest N, oldest first; a bad limit is refused.
+	var newest []segment.Alert
+	json.Unmarshal(h.getRaw(api.PathSegAlerts+"?limit=2"), &newest)
+	if len(newest) != 2 || newest[0].Flow.Port != 1003 || newest[1].Flow.Port != 1004 {
+		t.Fatalf("?limit=2: %+v, want ports 1003, 1004", newest)
+	}
+	for _, bad := range []string{"0", "-1", "x"} {
+		req, _ := http.NewRequest(http.MethodGet, h.url+api.PathSegAlerts+"?limit="+bad, nil)
+		req.Header.Set("Authorization", "Bearer "+h.admin)
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("?limit=%s: %d, want 400", bad, resp.StatusCode)
+		}
+	}
 	h.clock.advance(90 * time.Minute)
 	web.ship(h, flow("web", "db", 2000, segment.Drop, 1, h.clock.Now()))
 	r.restart()

@@ -117,8 +117,11 @@ func (t *sqliteTx) AddAlert(ctx context.Context, a Alert) (int64, error) {
 	return id, nil
 }
 
-func (t *sqliteTx) Alerts(ctx context.Context) ([]Alert, error) {
-	rows, err := t.stmt(ctx, qAlerts).QueryContext(ctx)
+func (t *sqliteTx) Alerts(ctx context.Context, limit int) ([]Alert, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := t.stmt(ctx, qAlerts).QueryContext(ctx, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading alerts: %w", err)
 	}

@@ -132,7 +132,7 @@ func TestAlertsRetention(t *testing.T) {
 		var out []Alert
 		if err := s.View(ctx, func(tx ReadTx) error {
 			var err error
-			out, err = tx.Alerts(ctx)
+			out, err = tx.Alerts(ctx, 0)
 			return err
 		}); err != nil {
 			t.Fatal(err)

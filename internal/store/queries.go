@@ -64,7 +64,7 @@ var querySQL = [numQueries]string{
 	qMeta:          `SELECT value FROM meta WHERE key = ?`,
 	qFlows:         `SELECT ` + flowColumns + ` FROM segment_flows ORDER BY ` + flowKey,
 	qFlowCount:     `SELECT count(*) FROM segment_flows`,
-	qAlerts:        `SELECT ` + alertColumns + ` FROM segment_alerts ORDER BY id`,
+	qAlerts:        `SELECT * FROM (SELECT ` + alertColumns + ` FROM segment_alerts ORDER BY id DESC LIMIT ?) ORDER BY id`,
 
 	qPutNode: `INSERT INTO nodes (` + nodeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET class = excluded.class, variant = excluded.variant, insecure = excluded.insecure,

@@ -153,8 +153,9 @@ type ReadTx interface {
 	Flows(ctx context.Context) ([]Flow, error)
 	// FlowCount returns the number of flow keys stored.
 	FlowCount(ctx context.Context) (int, error)
-	// Alerts returns every alert kept, oldest (lowest id) first.
-	Alerts(ctx context.Context) ([]Alert, error)
+	// Alerts returns the newest limit alerts kept (every one if limit <=
+	// 0), oldest (lowest id) first.
+	Alerts(ctx context.Context, limit int) ([]Alert, error)
 }
 
 // Tx is a write transaction. Everything done through it, audit entries
