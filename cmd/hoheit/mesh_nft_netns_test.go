@@ -120,7 +120,8 @@ func testMeshNftables(t *testing.T, datapath string) {
 		out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns(node)}, args...)...).CombinedOutput()
 		return string(out), err
 	}
-	start("server", "cp", "server", "--dev", "--data-dir", data, "--listen", "10.79.0.1:8443", "--log-level", "warn")
+	// Dual stack: nodes get an IPv4 mesh address too.
+	start("server", "cp", "server", "--dev", "--data-dir", data, "--listen", "10.79.0.1:8443", "--log-level", "warn", "--mesh-ipv4", "100.80.0.0/16")
 	api := []string{"--server", "https://10.79.0.1:8443", "--ca", filepath.Join(data, "ca.pem"), "--token-file", filepath.Join(data, "admin.token")}
 	apply := func(policy string) {
 		t.Helper()
@@ -168,20 +169,25 @@ func testMeshNftables(t *testing.T, datapath string) {
 	webAgent := agent("c1", "web-1", "10.79.0.2:51820", "app=web", "env=prod", "cloud=aws")
 	agent("c2", "pricelist-1", "10.79.0.3:51820", "app=pricelist", "env=prod", "cloud=azure")
 
-	var priceAddr string
-	waitFor(t, 30*time.Second, "pricelist's mesh address", func() error {
-		out, err := exec.Command("ip", "-n", ns("c2"), "-o", "-6", "addr", "show", "dev", ifname("c2"), "scope", "global").CombinedOutput()
+	var priceAddr, priceAddr4 string
+	waitFor(t, 30*time.Second, "pricelist's mesh addresses", func() error {
+		out, err := exec.Command("ip", "-n", ns("c2"), "-o", "addr", "show", "dev", ifname("c2"), "scope", "global").CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)
 		}
 		f := strings.Fields(string(out))
 		for i, w := range f {
-			if w == "inet6" && i+1 < len(f) {
+			if i+1 < len(f) && w == "inet6" {
 				priceAddr = strings.Split(f[i+1], "/")[0]
-				return nil
+			}
+			if i+1 < len(f) && w == "inet" {
+				priceAddr4 = strings.Split(f[i+1], "/")[0]
 			}
 		}
-		return fmt.Errorf("no address yet: %s", out)
+		if priceAddr == "" || priceAddr4 == "" {
+			return fmt.Errorf("no IPv6 and IPv4 address yet: %s", out)
+		}
+		return nil
 	})
 	waitFor(t, 30*time.Second, "pricelist's table with the web rule", func() error {
 		out, err := in("c2", "nft", "list", "table", "inet", "hoheit")
@@ -216,13 +222,20 @@ func testMeshNftables(t *testing.T, datapath string) {
 		return nil
 	}
 	allowed, denied := net.JoinHostPort(priceAddr, "8080"), net.JoinHostPort(priceAddr, "5432")
-	serve("c2", allowed)
-	serve("c2", denied)
+	allowed4, denied4 := net.JoinHostPort(priceAddr4, "8080"), net.JoinHostPort(priceAddr4, "5432")
+	for _, a := range []string{allowed, denied, allowed4, denied4} {
+		serve("c2", a)
+	}
 
-	// Protect: the echo over 8080 needs the replies to pass both tables.
+	// Protect: the echo over 8080 needs the replies to pass both tables,
+	// over IPv6 and IPv4.
 	waitFor(t, 30*time.Second, "web -> pricelist:8080", func() error { return dial("c1", allowed) })
+	waitFor(t, 30*time.Second, "web -> pricelist:8080 over IPv4", func() error { return dial("c1", allowed4) })
 	if err := dial("c1", denied); err == nil {
 		t.Fatal("web reached pricelist:5432 in protect mode")
+	}
+	if err := dial("c1", denied4); err == nil {
+		t.Fatal("web reached pricelist:5432 over IPv4 in protect mode")
 	}
 	waitFor(t, 30*time.Second, "the alert for web -> pricelist:5432", func() error {
 		out, err := in("cp", append([]string{bin, "segment", "alerts"}, api...)...)

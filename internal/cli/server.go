@@ -19,6 +19,7 @@ func newServerCmd(d *Deps) *cobra.Command {
 		configPath string
 		checkOnly  bool
 		dev        bool
+		devIPv4    string
 		listen     string
 		dataDir    string
 		logLevel   string
@@ -62,9 +63,11 @@ Examples:
 				if checkOnly {
 					return usageError("--check-config needs --config")
 				}
-				return runDevServer(cmd.Context(), d, log, listen, dataDir)
+				return runDevServer(cmd.Context(), d, log, listen, dataDir, devIPv4)
 			case configPath == "":
 				return usageError("give --config FILE (see examples/server.yaml), or --dev to try hoheit out")
+			case devIPv4 != "":
+				return usageError("--mesh-ipv4 goes with --dev; with --config set mesh.ipv4_prefix")
 			}
 			cfg, err := server.LoadConfig(configPath)
 			if err != nil {
@@ -92,6 +95,7 @@ Examples:
 	c.Flags().BoolVar(&dev, "dev", false, "development mode: no hardware, no setup, insecure attestation allowed")
 	c.Flags().StringVar(&listen, "listen", "", "address to listen on (overrides the config; --dev default 127.0.0.1:8443)")
 	c.Flags().StringVar(&dataDir, "data-dir", "", "with --dev: keep state here instead of a new temp directory")
+	c.Flags().StringVar(&devIPv4, "mesh-ipv4", "", "with --dev: also give mesh nodes IPv4 addresses from this `PREFIX` (e.g. 100.80.0.0/16; mesh.ipv4_prefix in a config)")
 	c.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return c
 }
@@ -104,7 +108,7 @@ func newLogger(d *Deps, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(d.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
-func runDevServer(ctx context.Context, d *Deps, log *slog.Logger, listen, dataDir string) error {
+func runDevServer(ctx context.Context, d *Deps, log *slog.Logger, listen, dataDir, ipv4 string) error {
 	if listen == "" {
 		listen = "127.0.0.1:8443"
 	}
@@ -120,6 +124,12 @@ func runDevServer(ctx context.Context, d *Deps, log *slog.Logger, listen, dataDi
 	cfg, err := server.DevConfig(dataDir, listen)
 	if err != nil {
 		return err
+	}
+	if ipv4 != "" {
+		cfg.Mesh.IPv4Prefix = ipv4
+		if err := cfg.Validate(); err != nil {
+			return usageError("--mesh-ipv4: %v", err)
+		}
 	}
 	return runServer(ctx, d, log, cfg, true)
 }
