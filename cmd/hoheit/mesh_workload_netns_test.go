@@ -99,6 +99,11 @@ func testMeshWorkload(t *testing.T, enforce string) {
 	ip("-n", ns("c2"), "link", "set", "wl0", "up")
 	ip("-n", ns("ct"), "link", "set", "eth0", "up")
 	ip("-n", ns("ct"), "route", "add", "default", "via", "fd00:c8:1::1")
+	// and IPv4, reached over the nodes' IPv4 mesh addresses.
+	const workload4 = "10.200.1.10"
+	ip("-n", ns("c2"), "addr", "add", "10.200.1.1/24", "dev", "wl0")
+	ip("-n", ns("ct"), "addr", "add", workload4+"/24", "dev", "eth0")
+	ip("-n", ns("ct"), "route", "add", "default", "via", "10.200.1.1")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -124,14 +129,14 @@ func testMeshWorkload(t *testing.T, enforce string) {
 		out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns(node)}, args...)...).CombinedOutput()
 		return string(out), err
 	}
-	start("server", "cp", "server", "--dev", "--data-dir", data, "--listen", "10.81.0.1:8443", "--log-level", "warn")
+	start("server", "cp", "server", "--dev", "--data-dir", data, "--listen", "10.81.0.1:8443", "--log-level", "warn", "--mesh-ipv4", "100.81.0.0/16")
 	api := []string{"--server", "https://10.81.0.1:8443", "--ca", filepath.Join(data, "ca.pem"), "--token-file", filepath.Join(data, "admin.token")}
 	policy := filepath.Join(dir, "workloads-policy.yaml")
 	workloads := filepath.Join(dir, "workloads.yaml")
 	if err := os.WriteFile(policy, []byte(workloadPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(workloads, []byte("- name: customer-db-0\n  labels: {app: customer-db}\n  addresses: ["+workload+"]\n"), 0o644); err != nil {
+	if err := os.WriteFile(workloads, []byte("- name: customer-db-0\n  labels: {app: customer-db}\n  addresses: ["+workload+", "+workload4+"]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "the policy to apply", func() error {
@@ -187,12 +192,18 @@ func testMeshWorkload(t *testing.T, enforce string) {
 		return nil
 	}
 	allowed, denied := net.JoinHostPort(workload, "5432"), net.JoinHostPort(workload, "6379")
-	serve("ct", allowed)
-	serve("ct", denied)
+	allowed4, denied4 := net.JoinHostPort(workload4, "5432"), net.JoinHostPort(workload4, "6379")
+	for _, a := range []string{allowed, denied, allowed4, denied4} {
+		serve("ct", a)
+	}
 
 	waitFor(t, 30*time.Second, "web -> customer-db:5432 (the workload)", func() error { return dial("c1", allowed) })
+	waitFor(t, 30*time.Second, "web -> customer-db:5432 over IPv4", func() error { return dial("c1", allowed4) })
 	if err := dial("c1", denied); err == nil {
 		t.Fatal("web reached customer-db:6379")
+	}
+	if err := dial("c1", denied4); err == nil {
+		t.Fatal("web reached customer-db:6379 over IPv4")
 	}
 	waitFor(t, 30*time.Second, "db-host-1's alert for web -> customer-db:6379", func() error {
 		out, err := in("cp", append([]string{bin, "segment", "alerts"}, api...)...)
