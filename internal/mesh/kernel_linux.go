@@ -47,6 +47,10 @@ type kernelDevice struct {
 	routesRefused []netip.Prefix
 }
 
+// kernelModule reports whether the kernel can create WireGuard interfaces;
+// a variable so that a test can pin the answer whatever the host has.
+var kernelModule = kernelHasWireGuard
+
 func openKernel(ctx context.Context, opts Options) (Device, error) {
 	pub, err := PublicKey(opts.PrivateKey)
 	if err != nil {
@@ -68,7 +72,7 @@ func openKernel(ctx context.Context, opts Options) (Device, error) {
 			return nil, err
 		}
 	} else {
-		if !kernelHasWireGuard() {
+		if !kernelModule() {
 			client.Close()
 			return nil, fmt.Errorf("mesh: kernel datapath: this kernel has no WireGuard module and no WireGuard interface %s exists (load the module, or start wireguard-go or boringtun on %s first): %w",
 				d.name, d.name, ErrUnavailable)
