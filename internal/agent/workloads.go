@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hoheit/hoheit/internal/api"
+	"github.com/hoheit/hoheit/internal/segment"
 )
 
 // ParseWorkloads reads a workloads file (hoheit agent --workloads): a YAML
@@ -48,11 +48,9 @@ func ParseWorkloads(data []byte) ([]api.Workload, error) {
 			return nil, fmt.Errorf("workloads: %q has no addresses", w.Name)
 		}
 		for _, a := range w.Addresses {
-			if _, err := netip.ParsePrefix(a); err == nil {
-				continue
-			}
-			if _, err := netip.ParseAddr(a); err != nil {
-				return nil, fmt.Errorf("workloads: %q: %q is no address or prefix", w.Name, a)
+			// The server's rules, so that a mistake shows here, at once.
+			if _, err := segment.ParseWorkloadAddress(a); err != nil {
+				return nil, fmt.Errorf("workloads: %q: %w", w.Name, err)
 			}
 		}
 	}
@@ -120,13 +118,9 @@ func forwardingSysctls(ws []api.Workload) []forwardingSysctl {
 	var v4, v6 bool
 	for _, w := range ws {
 		for _, s := range w.Addresses {
-			p, err := netip.ParsePrefix(s)
+			p, err := segment.ParseAddrOrPrefix(s)
 			if err != nil {
-				a, err := netip.ParseAddr(s)
-				if err != nil {
-					continue
-				}
-				p = netip.PrefixFrom(a, a.BitLen())
+				continue
 			}
 			if p.Addr().Is4() {
 				v4 = true

@@ -21,6 +21,9 @@ func TestParseWorkloads(t *testing.T) {
 		{"twice", "- {name: a, addresses: [10.0.0.1]}\n- {name: a, addresses: [10.0.0.2]}\n", nil, true},
 		{"no addresses", "- {name: a}\n", nil, true},
 		{"bad address", "- {name: a, addresses: [10.0.0.300]}\n", nil, true},
+		// The server's rules apply here already: no wide range, no loopback.
+		{"too wide", "- {name: a, addresses: [10.0.0.0/8]}\n", nil, true},
+		{"loopback", "- {name: a, addresses: [127.0.0.1]}\n", nil, true},
 		{"unknown field", "- {name: a, addresses: [10.0.0.1], node: x}\n", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -54,19 +53,47 @@ func ParseInventory(data []byte) (Inventory, error) {
 func parseAddrs(in []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(in))
 	for _, s := range in {
-		if strings.Contains(s, "/") {
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
+		p, err := ParseAddrOrPrefix(s)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+// ParseAddrOrPrefix reads an address (a host prefix) or a prefix (masked),
+// as inventories and workload lists write them.
+func ParseAddrOrPrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("address %q: want an address or a prefix", s)
+	}
+	return p.Masked(), nil
+}
+
+// ParseWorkloadAddress reads a workload's address or prefix, refusing what
+// a node may not claim: wide ranges (they would pull its peers' traffic
+// into the tunnel) and addresses that are no unicast host addresses. The
+// agent checks its workloads file with it, the server what agents report.
+func ParseWorkloadAddress(s string) (netip.Prefix, error) {
+	p, err := ParseAddrOrPrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a := p.Addr()
+	switch {
+	case a.Zone() != "":
+		return netip.Prefix{}, fmt.Errorf("address %q: no zones", s)
+	case a.Is4In6():
+		return netip.Prefix{}, fmt.Errorf("address %q: write IPv4 addresses as IPv4", s)
+	case (a.Is4() && p.Bits() < 16) || (a.Is6() && p.Bits() < 48):
+		return netip.Prefix{}, fmt.Errorf("address %q: at most a /16 (IPv4) or /48 (IPv6)", s)
+	case a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
+		return netip.Prefix{}, fmt.Errorf("address %q: not a unicast host address", s)
+	}
+	return p, nil
 }

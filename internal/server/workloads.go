@@ -66,7 +66,7 @@ func parseWorkloads(node string, in []api.Workload) ([]segment.Workload, error) 
 		}
 		sw := segment.Workload{Name: node + "/" + w.Name, Node: segment.NodeID(node), Labels: maps.Clone(w.Labels)}
 		for _, s := range w.Addresses {
-			p, err := parseWorkloadAddr(s)
+			p, err := segment.ParseWorkloadAddress(s)
 			if err != nil {
 				return nil, fmt.Errorf("workload %q: %w", w.Name, err)
 			}
@@ -76,33 +76,6 @@ func parseWorkloads(node string, in []api.Workload) ([]segment.Workload, error) 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
-}
-
-// parseWorkloadAddr reads a prefix or an address. A node may not claim
-// wide ranges (they would pull its peers' traffic into the tunnel) nor
-// addresses that are no unicast host addresses.
-func parseWorkloadAddr(s string) (netip.Prefix, error) {
-	var p netip.Prefix
-	if a, err := netip.ParseAddr(s); err == nil {
-		p = netip.PrefixFrom(a, a.BitLen())
-	} else if p, err = netip.ParsePrefix(s); err != nil {
-		return netip.Prefix{}, fmt.Errorf("address %q: want an address or a prefix", s)
-	}
-	if p.Addr().Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("address %q: no zones", s)
-	}
-	p = p.Masked()
-	a := p.Addr()
-	if a.Is4In6() {
-		return netip.Prefix{}, fmt.Errorf("address %q: write IPv4 addresses as IPv4", s)
-	}
-	if (a.Is4() && p.Bits() < 16) || (a.Is6() && p.Bits() < 48) {
-		return netip.Prefix{}, fmt.Errorf("address %q: at most a /16 (IPv4) or /48 (IPv6)", s)
-	}
-	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() {
-		return netip.Prefix{}, fmt.Errorf("address %q: not a unicast host address", s)
-	}
-	return p, nil
 }
 
 // checkWorkloadsLocked refuses workloads of node whose addresses overlap

@@ -196,7 +196,7 @@ func TestParseWorkloadAddr(t *testing.T) {
 		{"::ffff:10.0.0.1", ""},
 		{"nonsense", ""},
 	} {
-		p, err := parseWorkloadAddr(tc.in)
+		p, err := segment.ParseWorkloadAddress(tc.in)
 		if got := p.String(); tc.want == "" && err == nil || tc.want != "" && got != tc.want {
 			t.Errorf("%s: %v %v, want %q", tc.in, p, err, tc.want)
 		}
