@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,16 +63,27 @@ func (h hook) Allow(p []byte, inbound bool) bool {
 	return h.f.CheckPacket(p, d).Pass()
 }
 
-// TestMeasureNode is not a test: the measurement runs it in a namespace as
-// one mesh node (HOHEIT_NFT_MEASURE_NODE holds its JSON configuration).
-func TestMeasureNode(t *testing.T) {
-	js := os.Getenv("HOHEIT_NFT_MEASURE_NODE")
-	if js == "" {
-		return
+// TestMain runs the test binary as one mesh node of
+// BenchmarkEnforcementThroughput when HOHEIT_NFT_MEASURE_NODE holds its
+// JSON configuration (the benchmark starts it in a namespace), else the
+// tests.
+func TestMain(m *testing.M) {
+	if js := os.Getenv("HOHEIT_NFT_MEASURE_NODE"); js != "" {
+		if err := measureNodeMain(js); err != nil {
+			fmt.Fprintln(os.Stderr, "measure node:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// measureNodeMain brings up one mesh node with the enforcement asked for
+// and runs until interrupted.
+func measureNodeMain(js string) error {
 	var n measureNode
 	if err := json.Unmarshal([]byte(js), &n); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	ctx := context.Background()
 	local, peer := netip.MustParseAddr(n.Addr), netip.MustParseAddr(n.PeerAddr)
@@ -82,19 +95,19 @@ func TestMeasureNode(t *testing.T) {
 	case "nftables":
 		enf, err := Open(ctx, Config{Recorder: segment.NewFilter(rs, segment.FilterConfig{})})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		defer enf.Close()
 		t0 := time.Now()
 		if err := enf.SetRules(rs); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		fmt.Fprintf(os.Stderr, "nftables: 1,000-rule set applied in %v\n", time.Since(t0).Round(time.Millisecond))
 	}
 	dev, err := mesh.Open(ctx, mesh.Options{Datapath: mesh.TUN, PrivateKey: n.Key, ListenPort: 51820,
 		Addresses: []netip.Prefix{netip.PrefixFrom(local, 64)}, Filter: filter})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer dev.Close()
 	var pk, psk mesh.Key
@@ -103,28 +116,25 @@ func TestMeasureNode(t *testing.T) {
 	if err := dev.Apply(ctx, mesh.Config{Addresses: []netip.Prefix{netip.PrefixFrom(local, 64)}, Peers: []mesh.Peer{{
 		PublicKey: pk, PresharedKey: psk, AllowedIPs: []netip.Prefix{netip.PrefixFrom(peer, 128)},
 		Endpoints: []netip.AddrPort{netip.MustParseAddrPort(n.Endpoint)}, PersistentKeepalive: time.Second}}}); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	fmt.Println("ready")
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt)
 	<-sig
+	return nil
 }
 
-// TestMeasureThroughput compares iperf3 over a two-node tun mesh with no
-// enforcement, the userspace filter and nftables, each with the same
-// 1,000-rule set, in alternating rounds. It runs only with
-// HOHEIT_NFT_MEASURE=ROUNDS (it takes a minute or more); the figures are in
-// docs/segmentation.md.
-func TestMeasureThroughput(t *testing.T) {
-	rounds := os.Getenv("HOHEIT_NFT_MEASURE")
-	if rounds == "" {
-		t.Skip("a measurement, not a test: set HOHEIT_NFT_MEASURE=ROUNDS to run it")
-	}
-	var nr int
-	fmt.Sscan(rounds, &nr)
+// BenchmarkEnforcementThroughput compares iperf3 over a two-node tun mesh
+// with no enforcement, the userspace filter and nftables, each with the
+// same 1,000-rule set: one iteration is a round of the three, and the
+// medians are reported in Mbit/s (root, iperf3; about 20 s a round; the
+// figures are in docs/segmentation.md):
+//
+//	go test -tags integration -run '^$' -bench EnforcementThroughput -benchtime 5x ./internal/segment/nft/
+func BenchmarkEnforcementThroughput(t *testing.B) {
 	if _, err := exec.LookPath("iperf3"); err != nil {
-		t.Fatal("needs iperf3")
+		t.Fatal("needs iperf3 (apt-get install iperf3)")
 	}
 	ip := func(args ...string) {
 		t.Helper()
@@ -157,7 +167,7 @@ func TestMeasureThroughput(t *testing.T) {
 	rand.Read(psk)
 	node := func(ns string, n measureNode) func() {
 		js, _ := json.Marshal(n)
-		cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestMeasureNode$")
+		cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "HOHEIT_NFT_MEASURE_NODE="+string(js))
 		cmd.Stderr = os.Stderr
 		out, _ := cmd.StdoutPipe()
@@ -171,7 +181,9 @@ func TestMeasureThroughput(t *testing.T) {
 	}
 	results := map[string][]string{}
 	modes := []string{"none", "userspace", "nftables"}
-	for round := 0; round < nr; round++ {
+	round := 0
+	for t.Loop() {
+		round++
 		for _, mode := range modes {
 			stopA := node(nsA, measureNode{Key: ka.Bytes(), Peer: kb.PublicKey().Bytes(), PSK: psk, Addr: "fd98::1", PeerAddr: "fd98::2", Endpoint: "10.98.0.2:51820", Enforce: mode})
 			stopB := node(nsB, measureNode{Key: kb.Bytes(), Peer: ka.PublicKey().Bytes(), PSK: psk, Addr: "fd98::2", PeerAddr: "fd98::1", Endpoint: "10.98.0.1:51820", Enforce: mode})
@@ -212,10 +224,14 @@ func TestMeasureThroughput(t *testing.T) {
 			}
 			v := fmt.Sprintf("%.0f", res.End.SumReceived.BitsPerSecond/1e6)
 			results[mode] = append(results[mode], v)
-			t.Logf("round %d %-9s %s Mbit/s", round+1, mode, v)
+			t.Logf("round %d %-9s %s Mbit/s", round, mode, v)
 		}
 	}
 	for _, m := range modes {
 		t.Logf("%-9s Mbit/s: %s", m, strings.Join(results[m], " "))
+		vs := results[m]
+		slices.SortFunc(vs, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y })
+		med, _ := strconv.Atoi(vs[len(vs)/2])
+		t.ReportMetric(float64(med), "Mbit/s-"+m)
 	}
 }
