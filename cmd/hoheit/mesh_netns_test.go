@@ -58,6 +58,39 @@ func TestNetnsHelper(t *testing.T) {
 	}
 }
 
+// netnsHelper runs this test binary in network namespace ns as
+// TestNetnsHelper, in mode serve or dial.
+func netnsHelper(ctx context.Context, ns, mode, addr string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestNetnsHelper$")
+	cmd.Env = append(os.Environ(), "HOHEIT_NETNS_HELPER="+mode+":"+addr)
+	return cmd
+}
+
+// netnsServe starts a TCP echo server on addr in namespace ns, stopped
+// when the test ends.
+func netnsServe(ctx context.Context, t *testing.T, ns, addr string) {
+	t.Helper()
+	cmd := netnsHelper(ctx, ns, "serve", addr)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if !strings.Contains(line, "listening") {
+		t.Fatalf("serve %s in %s: %s", addr, ns, line)
+	}
+}
+
+// netnsDial connects to addr from namespace ns and checks the echo.
+func netnsDial(ctx context.Context, ns, addr string) error {
+	out, err := netnsHelper(ctx, ns, "dial", addr).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
+}
+
 // TestMeshInNamespaces: three network namespaces stand for three clouds,
 // a fourth for the control plane; every node runs the hoheit binary as its
 // own process with the TUN datapath. web reaches pricelist on tcp/8080; a
@@ -172,30 +205,8 @@ func TestMeshInNamespaces(t *testing.T) {
 	}
 	webAddr, priceAddr, dbAddr := meshAddr("c1"), meshAddr("c2"), meshAddr("c3")
 	_ = webAddr
-	helper := func(node, mode, addr string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns(node), os.Args[0], "-test.run=^TestNetnsHelper$")
-		cmd.Env = append(os.Environ(), "HOHEIT_NETNS_HELPER="+mode+":"+addr)
-		return cmd
-	}
-	serve := func(node, addr string) {
-		cmd := helper(node, "serve", addr)
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		if !strings.Contains(line, "listening") {
-			t.Fatalf("serve %s in %s: %s", addr, node, line)
-		}
-	}
-	dial := func(node, addr string) error {
-		out, err := helper(node, "dial", addr).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "ok") {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
-	}
+	serve := func(node, addr string) { netnsServe(ctx, t, ns(node), addr) }
+	dial := func(node, addr string) error { return netnsDial(ctx, ns(node), addr) }
 	serve("c2", net.JoinHostPort(priceAddr, "8080"))
 	serve("c3", net.JoinHostPort(dbAddr, "5432"))
 

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -167,30 +166,8 @@ func testMeshWorkload(t *testing.T, enforce string) {
 		t.Fatalf("IPv6 forwarding on db-host-1: %q %v", out, err)
 	}
 
-	helper := func(node, mode, addr string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns(node), os.Args[0], "-test.run=^TestNetnsHelper$")
-		cmd.Env = append(os.Environ(), "HOHEIT_NETNS_HELPER="+mode+":"+addr)
-		return cmd
-	}
-	serve := func(node, addr string) {
-		cmd := helper(node, "serve", addr)
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		if !strings.Contains(line, "listening") {
-			t.Fatalf("serve %s in %s: %s", addr, node, line)
-		}
-	}
-	dial := func(node, addr string) error {
-		out, err := helper(node, "dial", addr).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "ok") {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
-	}
+	serve := func(node, addr string) { netnsServe(ctx, t, ns(node), addr) }
+	dial := func(node, addr string) error { return netnsDial(ctx, ns(node), addr) }
 	allowed, denied := net.JoinHostPort(workload, "5432"), net.JoinHostPort(workload, "6379")
 	allowed4, denied4 := net.JoinHostPort(workload4, "5432"), net.JoinHostPort(workload4, "6379")
 	for _, a := range []string{allowed, denied, allowed4, denied4} {

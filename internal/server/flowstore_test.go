@@ -155,18 +155,7 @@ func (n *handNode) ship(h *harness, recs ...segment.FlowRecord) {
 // getRaw returns the body of an admin GET.
 func (h *harness) getRaw(path string) []byte {
 	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, h.url+path, nil)
-	req.Header.Set("Authorization", "Bearer "+h.admin)
-	resp, err := h.client.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		h.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	return b
+	return h.getBody(path, true)
 }
 
 func flow(src, dst string, port uint16, v segment.Verdict, count uint64, at time.Time) segment.FlowRecord {

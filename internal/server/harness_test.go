@@ -369,27 +369,11 @@ func (h *harness) auditEntries() []audit.Entry {
 // audit key the server publishes.
 func (h *harness) verifyAudit() audit.Summary {
 	h.t.Helper()
-	get := func(path string, auth bool) []byte {
-		req, _ := http.NewRequest(http.MethodGet, h.url+path, nil)
-		if auth {
-			req.Header.Set("Authorization", "Bearer "+h.admin)
-		}
-		resp, err := h.client.Do(req)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			h.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-		}
-		return b
-	}
-	pub, err := audit.ParsePublicKey(get(api.PathAuditKey, false))
+	pub, err := audit.ParsePublicKey(h.getBody(api.PathAuditKey, false))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	sum, err := audit.Verify(bytes.NewReader(get(api.PathAudit, true)), pub)
+	sum, err := audit.Verify(bytes.NewReader(h.getBody(api.PathAudit, true)), pub)
 	if err != nil {
 		h.t.Fatalf("audit log does not verify: %v", err)
 	}
@@ -415,4 +399,24 @@ func tpmRefValues(class string, pcrs map[uint32][]byte) string {
 		}
 	}
 	return b.String()
+}
+
+// getBody returns the body of a GET that must answer 200, with the admin
+// token when auth is set.
+func (h *harness) getBody(path string, auth bool) []byte {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.url+path, nil)
+	if auth {
+		req.Header.Set("Authorization", "Bearer "+h.admin)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		h.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
 }

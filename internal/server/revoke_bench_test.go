@@ -1,12 +1,6 @@
 package server
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,8 +10,6 @@ import (
 	"time"
 
 	"github.com/hoheit/hoheit/internal/api"
-	"github.com/hoheit/hoheit/internal/attest"
-	"github.com/hoheit/hoheit/internal/attest/insecure"
 )
 
 const fullMeshPolicy = `apiVersion: hoheit/v1
@@ -38,24 +30,10 @@ type meshClient struct {
 
 func (h *harness) joinMeshClient(id string) *meshClient {
 	h.t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	r := h.newJoin(id, "dev", insecure.Issuer{})
-	r.CertPublicKey, _ = x509.MarshalPKIXPublicKey(key.Public())
-	// Re-issue the evidence for the new certificate key.
-	b := attest.Binding{Nonce: h.nonce(), HPKEPublicKey: r.HPKEPublicKey, CertPublicKey: r.CertPublicKey, WireGuardPublicKey: r.WireGuardPublicKey}
-	r.Nonce = b.Nonce
-	r.Evidence, _ = insecure.Issuer{}.Issue(context.Background(), b.ReportData())
-	r.Labels = map[string]string{"mesh": "yes"}
-	r.Endpoints = []string{"127.0.0.1:51820"}
-	var wr api.WrappedResponse
-	if st, e := h.post(api.PathJoin, r.JoinRequest, &wr, nil); st != 200 {
-		h.t.Fatalf("join %s: %d %+v", id, st, e)
-	}
-	var resp api.JoinResponse
-	json.Unmarshal(wr.Response, &resp)
-	tr := h.client.Transport.(*http.Transport).Clone()
-	tr.TLSClientConfig.Certificates = []tls.Certificate{{Certificate: [][]byte{resp.Certificate}, PrivateKey: key}}
-	return &meshClient{id: id, client: &http.Client{Transport: tr}}
+	n := h.joinHand(id, map[string]string{"mesh": "yes"})
+	c := *n.client
+	c.Timeout = 0 // it long-polls
+	return &meshClient{id: id, client: &c}
 }
 
 // poll long-polls once and returns whether the config changed.
