@@ -32,6 +32,9 @@ type ReadOptions struct {
 	MaxDepth int
 	// Stdin is read for the path "-".
 	Stdin io.Reader
+	// Mapped, if set, is told how many bytes of mapped input files become
+	// resident and leave again (source.Options.Mapped).
+	Mapped func(delta int64)
 }
 
 // ReportOptions are passed to the report writer.

@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -31,6 +29,7 @@ type scanFlags struct {
 	color           string
 	quiet           bool
 	cpuProfile      string
+	memProfile      string
 }
 
 func newScanCmd(d *Deps) *cobra.Command {
@@ -74,6 +73,8 @@ report names the failed input).`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress messages on stderr")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE` (for performance reports)")
 	_ = fl.MarkHidden("cpuprofile")
+	fl.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile of the scan to `FILE` (for performance reports)")
+	_ = fl.MarkHidden("memprofile")
 	return cmd
 }
 
@@ -89,23 +90,6 @@ func addSelectionFlags(cmd *cobra.Command, s *ruleSelection) {
 // work fit in it, and the scan stays under 1 GiB (docs/benchmarks.md).
 // Smaller scans never reach it; GOGC or GOMEMLIMIT, if set, win.
 const scanHeapBudget = 896 << 20
-
-// inputSize is the size of the regular files at or below paths.
-func inputSize(paths []string) int64 {
-	var size int64
-	for _, p := range paths {
-		_ = filepath.WalkDir(p, func(_ string, e fs.DirEntry, err error) error {
-			if err != nil || !e.Type().IsRegular() {
-				return nil
-			}
-			if info, err := e.Info(); err == nil {
-				size += info.Size()
-			}
-			return nil
-		})
-	}
-	return size
-}
 
 func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	ctx := cmd.Context()
@@ -136,19 +120,23 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 		}
 		defer stop()
 	}
+	if f.memProfile != "" {
+		defer writeAllocProfile(d, f.memProfile)
+	}
 	progress := !f.quiet && d.IsTerminal(d.Stderr)
 	start := d.Now()
 	// The estate is most of the heap, and collecting it while it is built
 	// or read by the rules is wasted work: the collector waits until the
-	// heap nears scanHeapBudget (less the input files, mapped while they
-	// are read), then keeps its goal at half again what is live.
-	gc := gctune.Start(scanHeapBudget-min(inputSize(args), scanHeapBudget/2), 50)
+	// heap nears scanHeapBudget (less what of the mapped input files is
+	// resident: all of a file when it is mapped, less and less as the
+	// reader passes over it), then keeps its goal at half again what is
+	// live.
+	gc := gctune.Start(scanHeapBudget, 50)
 	defer gc.Stop()
-	estate, err := d.ReadEstate(ctx, args, ReadOptions{MaxInputSize: int64(f.maxInputSize), MaxDepth: f.maxDepth, Stdin: d.Stdin})
+	estate, err := d.ReadEstate(ctx, args, ReadOptions{MaxInputSize: int64(f.maxInputSize), MaxDepth: f.maxDepth, Stdin: d.Stdin, Mapped: gc.AddExternal})
 	if err != nil {
 		return usageError("%v", err)
 	}
-	gc.SetFloor(scanHeapBudget)
 	if progress {
 		fmt.Fprintf(d.Stderr, "read %d resources from %d inputs in %s; checking %d rules\n",
 			len(estate.Resources), len(estate.Inputs), d.Now().Sub(start).Round(time.Millisecond), len(set.Rules))
@@ -227,6 +215,19 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); out.Close() }, nil
+}
+
+func writeAllocProfile(d *Deps, path string) {
+	out, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(out, 0)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(d.Stderr, "--memprofile: %v\n", err)
+	}
 }
 
 func writeUnsupported(w io.Writer, e *inventory.Estate) {

@@ -26,6 +26,7 @@ type Tuner struct {
 	mu          sync.Mutex
 	floor       int64
 	percent     int64
+	external    int64
 	stopped     bool
 	prevPercent int
 	prevLimit   int64
@@ -60,6 +61,24 @@ func (t *Tuner) SetFloor(floor int64) {
 		return
 	}
 	t.floor = floor
+	t.apply()
+}
+
+// AddExternal counts delta more bytes (fewer, if negative) that the
+// process holds outside the Go heap and that share the floor with it: a
+// mapped input file's resident pages, which a reader gives back as it
+// passes over them. The heap's floor is the floor less what is held
+// outside, never below half the floor.
+func (t *Tuner) AddExternal(delta int64) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	t.external = max(t.external+delta, 0)
 	t.apply()
 }
 
@@ -98,7 +117,7 @@ func (t *Tuner) arm() {
 // last collection. t.mu is held.
 func (t *Tuner) apply() {
 	metrics.Read(t.sample[:])
-	goal := t.floor
+	goal := max(t.floor-t.external, t.floor/2)
 	if t.sample[0].Value.Kind() == metrics.KindUint64 {
 		live := int64(t.sample[0].Value.Uint64())
 		goal = max(goal, live+live*t.percent/100)

@@ -97,3 +97,35 @@ func TestSetFloorAfterStop(t *testing.T) {
 		t.Fatalf("SetFloor after Stop changed the limit to %d", l)
 	}
 }
+
+// TestAddExternal checks memory held outside the heap lowers the heap's
+// floor while it is held, never below half the floor, and that giving it
+// back restores the floor.
+func TestAddExternal(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	runtime.GC()
+	const floor = 4 << 30 // far above what the test's heap holds live
+	tu := Start(floor, 50)
+	defer tu.Stop()
+	tests := []struct {
+		name  string
+		delta int64
+		want  int64
+	}{
+		{"mapped", 1 << 30, floor - 1<<30},
+		{"more mapped", 1 << 30, floor - 2<<30},
+		{"beyond half", 1 << 30, floor / 2},
+		{"released", -2 << 30, floor - 1<<30},
+		{"unmapped", -1 << 30, floor},
+		{"never negative", -1 << 30, floor},
+	}
+	for _, tt := range tests {
+		tu.AddExternal(tt.delta)
+		if got := debug.SetMemoryLimit(-1); got != tt.want {
+			t.Errorf("%s: limit %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	var none *Tuner
+	none.AddExternal(1) // nil does nothing
+}

@@ -112,17 +112,24 @@ func (r *Resource) Value() map[string]any {
 	return r.Attrs
 }
 
+// noTags and noNative are what rules read for a resource without tags or
+// native attributes: shared, so never written (rules only read).
+var (
+	noTags   = map[string]string{}
+	noNative = map[string]any{}
+)
+
 func (r *Resource) finalize(jurisdictions map[Jurisdiction]map[string]any) {
 	if r.Attrs == nil {
 		r.Attrs = map[string]any{}
 	}
 	var tags any = r.Tags
 	if r.Tags == nil {
-		tags = map[string]string{}
+		tags = noTags
 	}
 	var native any = r.Native
 	if r.Native == nil {
-		native = map[string]any{}
+		native = noNative
 	}
 	j, ok := jurisdictions[r.Jurisdiction]
 	if !ok {
@@ -205,11 +212,10 @@ func marshalWithRawNative(r *Resource) ([]byte, error) {
 // input they were read from, once nothing will read them again: a scan
 // needs them only while rules evaluate, and no report shows them.
 func (e *Estate) ReleaseNative() {
-	empty := map[string]any{}
 	for _, r := range e.Resources {
 		r.Native, r.NativeJSON = nil, nil
 		if r.finalized {
-			r.Attrs["native"] = empty
+			r.Attrs["native"] = noNative
 		}
 	}
 }

@@ -27,7 +27,7 @@ func largeResult(n int) *rules.Result {
 		}
 		res.Estate.Resources = append(res.Estate.Resources, r)
 		res.Findings = append(res.Findings,
-			rules.Finding{Rule: rs[i%3], Resource: r, Status: rules.Fail, Evidence: map[string]any{"encryption.at_rest.enabled": false}},
+			rules.Finding{Rule: rs[i%3], Resource: r, Status: rules.Fail, Evidence: rules.EvidenceOf(map[string]any{"encryption.at_rest.enabled": false})},
 			rules.Finding{Rule: rs[(i+1)%3], Resource: r, Status: rules.Fail})
 	}
 	return res

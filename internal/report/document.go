@@ -134,7 +134,7 @@ type finding struct {
 	Resource    resourceRef         `json:"resource"`
 	Frameworks  map[string][]string `json:"frameworks"`
 	Location    location            `json:"location"`
-	Evidence    map[string]any      `json:"evidence"`
+	Evidence    rules.Evidence      `json:"evidence"`
 	Exception   *exception          `json:"exception,omitempty"`
 	// Remediation is the rule's; JSON carries it once per rule in rules[],
 	// not on each of what may be hundreds of thousands of findings.
@@ -374,7 +374,7 @@ func newRuleInfo(r *rules.Rule) ruleInfo {
 // findings without frameworks or evidence.
 var (
 	noFrameworks = map[string][]string{}
-	noEvidence   = map[string]any{}
+	noEvidence   = rules.Evidence{}
 )
 
 func frameworksOf(r *rules.Rule) map[string][]string {
@@ -425,10 +425,10 @@ func newFinding(f rules.Finding) finding {
 	// Evidence is shared with the engine's finding, read-only, unless a
 	// value needs replacing to be written as JSON.
 	out.Evidence = f.Evidence
-	if !isJSONSafe(f.Evidence) {
-		out.Evidence = make(map[string]any, len(f.Evidence))
-		for k, v := range f.Evidence {
-			out.Evidence[k] = jsonSafe(v)
+	if !evidenceJSONSafe(f.Evidence) {
+		out.Evidence = make(rules.Evidence, len(f.Evidence))
+		for i, it := range f.Evidence {
+			out.Evidence[i] = rules.EvidenceItem{Path: it.Path, Value: jsonSafe(it.Value)}
 		}
 	}
 	if out.Evidence == nil {
@@ -517,6 +517,15 @@ func joinNonEmpty(parts []string, sep string) string {
 // isJSONSafe reports whether v holds only values encoding/json writes as
 // they are (no NaN, infinities, channels, funcs), so it can be shared as it
 // is rather than copied by jsonSafe.
+func evidenceJSONSafe(e rules.Evidence) bool {
+	for _, it := range e {
+		if !isJSONSafe(it.Value) {
+			return false
+		}
+	}
+	return true
+}
+
 func isJSONSafe(v any) bool {
 	switch x := v.(type) {
 	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, []string, map[string]string:

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/hoheit/hoheit/internal/rules"
 )
 
 // findingAppender writes a finding as compact JSON, byte for byte what
@@ -191,6 +193,20 @@ func (a *findingAppender) value(b []byte, v any) ([]byte, error) {
 		if abs := math.Abs(x); x == 0 || abs >= 1e-6 && abs < 1e21 && !math.IsInf(x, 0) {
 			return strconv.AppendFloat(b, x, 'f', -1, 64), nil
 		}
+	case rules.Evidence:
+		b = append(b, '{')
+		for i, it := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = a.str(b, it.Path)
+			b = append(b, ':')
+			var err error
+			if b, err = a.value(b, it.Value); err != nil {
+				return b, err
+			}
+		}
+		return append(b, '}'), nil
 	case map[string]any:
 		if x == nil {
 			return append(b, "null"...), nil

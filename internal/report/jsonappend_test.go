@@ -37,7 +37,7 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 				Provider: "aws", Account: s, Region: s, Country: s},
 			Frameworks: fw,
 			Location:   location{File: s, Line: i, Path: s},
-			Evidence:   evid[i%len(evid)],
+			Evidence:   rules.EvidenceOf(evid[i%len(evid)]),
 			Pack:       s,
 		}
 		if i%3 == 0 {
@@ -52,7 +52,7 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 		fs = append(fs, f)
 	}
 	for _, e := range evid {
-		fs = append(fs, finding{Evidence: e, Frameworks: fw})
+		fs = append(fs, finding{Evidence: rules.EvidenceOf(e), Frameworks: fw})
 	}
 	a := newFindingAppender()
 	for i := range fs {

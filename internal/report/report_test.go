@@ -194,12 +194,12 @@ func readFile(t *testing.T, path string) []byte {
 // rather than failing the report.
 func TestOddEvidence(t *testing.T) {
 	res := sampleResult()
-	res.Findings[0].Evidence = map[string]any{
+	res.Findings[0].Evidence = rules.EvidenceOf(map[string]any{
 		"nan":    math.NaN(),
 		"inf":    []any{math.Inf(1)},
 		"chan":   make(chan int),
 		"nested": map[string]any{"f": float32(1.5)},
-	}
+	})
 	for _, format := range Formats {
 		t.Run(format, func(t *testing.T) {
 			out := render(t, format, res, testOptions)

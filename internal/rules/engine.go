@@ -50,13 +50,19 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 	var next atomic.Int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var blocks [][]Finding
 	total := len(e.Resources)
 	var done atomic.Int64
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var local []Finding
+			// Findings are kept in blocks of a fixed size, copied once
+			// into the result: a growing slice would copy them again at
+			// every doubling.
+			var local [][]Finding
+			var block []Finding
+			var f Finding
 			checks, passed := 0, 0
 			act := &resourceActivation{}
 			for {
@@ -80,22 +86,27 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 					}
 					act.value = r.Value()
 					for _, p := range progs {
-						f, counted := p.evaluate(r, act)
+						found, counted := p.judge(r, act, &f)
 						if !counted {
 							continue
 						}
 						checks++
-						if f == nil {
+						if !found {
 							passed++
 							continue
 						}
-						if f.Status == Fail || f.Status == Unknown {
-							if x := matchException(active, f.Rule, r); x != nil && f.Status == Fail {
+						if f.Status == Fail {
+							if x := matchException(active, f.Rule, r); x != nil {
 								f.Status, f.Exception = Suppressed, x
 							}
 						}
 						f.order = start + i
-						local = append(local, *f)
+						if len(block) == cap(block) {
+							block = make([]Finding, 0, findingBlock)
+							local = append(local, block)
+						}
+						block = append(block, f)
+						local[len(local)-1] = block
 					}
 				}
 				d := done.Add(int64(end - start))
@@ -104,7 +115,7 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 				}
 			}
 			mu.Lock()
-			res.Findings = append(res.Findings, local...)
+			blocks = append(blocks, local...)
 			res.Checks += checks
 			res.Passed += passed
 			mu.Unlock()
@@ -114,37 +125,65 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("evaluating rules: %w", err)
 	}
+	n := 0
+	for _, b := range blocks {
+		n += len(b)
+	}
+	res.Findings = make([]Finding, 0, n)
+	for _, b := range blocks {
+		res.Findings = append(res.Findings, b...)
+	}
 	s.sortFindings(res.Findings)
 	return res, nil
 }
 
+// findingBlock is how many findings a worker keeps in one block.
+const findingBlock = 4096
+
 // evaluate runs one rule on one resource. It returns nil for a pass, and
 // counted=false when the precondition excludes the resource.
 func (p *program) evaluate(r *inventory.Resource, act *resourceActivation) (f *Finding, counted bool) {
+	var out Finding
+	found, counted := p.judge(r, act, &out)
+	if !found {
+		return nil, counted
+	}
+	return &out, counted
+}
+
+// judge runs one rule on one resource and, unless it passes, fills *f with
+// the finding: found=false for a pass, counted=false when the precondition
+// excludes the resource. The engine's loop reuses one Finding for every
+// evaluation rather than allocating one each.
+func (p *program) judge(r *inventory.Resource, act *resourceActivation, f *Finding) (found, counted bool) {
 	unknown := p.unknownPaths(r)
 	if p.hasPrecheck {
 		v, err := p.run(p.pre, p.partialPre, act, unknown)
 		switch {
 		case err != nil:
-			return p.finding(r, Error, "precondition: "+err.Error()), true
+			p.finding(f, r, Error, "precondition: "+err.Error())
+			return true, true
 		case types.IsUnknown(v):
-			return p.finding(r, Unknown, "precondition depends on values known only after apply: "+strings.Join(unknown, ", ")), true
+			p.finding(f, r, Unknown, "precondition depends on values known only after apply: "+strings.Join(unknown, ", "))
+			return true, true
 		case v != types.True:
-			return nil, false
+			return false, false
 		}
 	}
 	v, err := p.run(p.check, p.partial, act, unknown)
 	switch {
 	case err != nil:
-		return p.finding(r, Error, err.Error()), true
+		p.finding(f, r, Error, err.Error())
 	case types.IsUnknown(v):
-		return p.finding(r, Unknown, "depends on values known only after apply: "+strings.Join(unknown, ", ")), true
+		p.finding(f, r, Unknown, "depends on values known only after apply: "+strings.Join(unknown, ", "))
 	case v == types.True:
-		return nil, true
+		return false, true
 	case v == types.False:
-		return p.finding(r, Fail, ""), true
+		p.finding(f, r, Fail, "")
+	default:
+		p.finding(f, r, Error, fmt.Sprintf("check returned %v, not a bool", v))
 	}
-	return p.finding(r, Error, fmt.Sprintf("check returned %v, not a bool", v)), true
+	return true, true
 }
 
 func (p *program) run(prog, partial cel.Program, act *resourceActivation, unknown []string) (ref.Val, error) {
@@ -191,22 +230,22 @@ func isParentPath(parent, path string) bool {
 	return len(path) > len(parent) && path[len(parent)] == '.' && path[:len(parent)] == parent
 }
 
-func (p *program) finding(r *inventory.Resource, st Status, msg string) *Finding {
-	f := &Finding{Rule: p.rule, Resource: r, Status: st, Message: msg}
+func (p *program) finding(f *Finding, r *inventory.Resource, st Status, msg string) {
+	*f = Finding{Rule: p.rule, Resource: r, Status: st, Message: msg}
 	if len(p.checkPaths) > 0 {
-		f.Evidence = make(map[string]any, len(p.checkPaths))
+		// checkPaths are sorted, so the evidence is in path order.
+		f.Evidence = make(Evidence, 0, len(p.checkPaths))
 		v := r.Value()
 		for _, path := range p.checkPaths {
 			if r.IsUnknown(path) {
-				f.Evidence[path] = "(known after apply)"
+				f.Evidence = append(f.Evidence, EvidenceItem{path, "(known after apply)"})
 				continue
 			}
 			if val, ok := lookupValue(v, path); ok {
-				f.Evidence[path] = val
+				f.Evidence = append(f.Evidence, EvidenceItem{path, val})
 			}
 		}
 	}
-	return f
 }
 
 func lookupValue(m map[string]any, path string) (any, bool) {

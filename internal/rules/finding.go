@@ -10,7 +10,7 @@ type Finding struct {
 	// Message explains an error or an unknown verdict.
 	Message string `json:"message,omitempty"`
 	// Evidence holds the values of the attributes the check reads.
-	Evidence map[string]any `json:"evidence,omitempty"`
+	Evidence Evidence `json:"evidence,omitempty"`
 	// Exception is the exception that suppressed the finding, if any.
 	Exception *Exception `json:"exception,omitempty"`
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hoheit/hoheit/bench/gen/plan"
@@ -35,9 +36,36 @@ func TestMappedInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want.Finalize()
-	got, err := Read(context.Background(), []string{planPath}, Options{})
+	// What is resident of the mapping is reported: the whole file when it
+	// is mapped, parts of it as the reader releases them, the rest when it
+	// is unmapped, never more than was mapped.
+	var mu sync.Mutex
+	var deltas []int64
+	got, err := Read(context.Background(), []string{planPath}, Options{Mapped: func(d int64) {
+		mu.Lock()
+		deltas = append(deltas, d)
+		mu.Unlock()
+	}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(deltas) < 3 || deltas[0] != int64(buf.Len()) {
+		t.Fatalf("Mapped was told %v; want the file's %d bytes first, then releases while reading, then the rest", deltas, buf.Len())
+	}
+	resident := int64(0)
+	for i, d := range deltas {
+		resident += d
+		if resident < 0 || i > 0 && d >= 0 {
+			t.Fatalf("Mapped was told %v: resident %d after %d calls", deltas, resident, i+1)
+		}
+	}
+	// planned_values (skipped) and resource_changes (released behind the
+	// workers) are three quarters of the plan; configuration is kept.
+	if released := int64(buf.Len()) + deltas[len(deltas)-1]; released < int64(buf.Len())*6/10 {
+		t.Errorf("%d of %d bytes released while reading, want at least 60%%", released, buf.Len())
+	}
+	if resident != 0 {
+		t.Errorf("%d bytes still counted resident after the file was unmapped (%v)", resident, deltas)
 	}
 	if len(got.Resources) != len(want.Resources) || len(got.Resources) == 0 {
 		t.Fatalf("read %d resources from the mapped plan, want %d", len(got.Resources), len(want.Resources))

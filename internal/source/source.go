@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hoheit/hoheit/internal/inventory"
@@ -49,6 +50,11 @@ type Options struct {
 	Stdin io.Reader
 	// Logger receives a debug line per input. Nil means slog.Default().
 	Logger *slog.Logger
+	// Mapped, if set, is told how many bytes of mapped input files become
+	// resident (positive) and leave the resident set again (negative) as
+	// the readers pass over them and unmap them: memory outside the Go heap
+	// that a caller pacing the collector counts (gctune.Tuner.AddExternal).
+	Mapped func(delta int64)
 }
 
 func (o Options) withDefaults() Options {
@@ -163,10 +169,16 @@ func readOne(ctx context.Context, in input, opts Options) result {
 	if err != nil {
 		return result{err: err.Error()}
 	}
+	var released atomic.Int64
 	if unmap != nil {
 		// The Terraform reader keeps nothing of the bytes it parses, so a
 		// mapped file is unmapped when it returns; the other readers get a
 		// copy on the heap, which they may keep.
+		if opts.Mapped != nil {
+			// Mapped with MAP_POPULATE, the whole file is resident.
+			opts.Mapped(int64(len(data)))
+			defer func() { opts.Mapped(-(int64(len(data)) - released.Load())) }()
+		}
 		defer unmap()
 	}
 	kind, err := detect(name, data, opts.MaxDepth)
@@ -189,7 +201,14 @@ func readOne(ctx context.Context, in input, opts Options) result {
 	case KindTerraformPlan, KindTerraformState:
 		var to terraform.Options
 		if unmap != nil {
-			to.Release = func(start, end int) { dropPages(data, start, end) }
+			to.Release = func(start, end int) {
+				if n := int64(dropPages(data, start, end)); n > 0 {
+					released.Add(n)
+					if opts.Mapped != nil {
+						opts.Mapped(-n)
+					}
+				}
+			}
 		}
 		r.estate, err = terraform.ParseWith(name, data, to)
 	}

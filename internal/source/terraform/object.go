@@ -57,9 +57,20 @@ func (o *object) get(key string) (any, bool) {
 	return nil, false
 }
 
+// decodeAll decodes every container not decoded yet, so that the object
+// no longer reads the file.
+func (o *object) decodeAll() {
+	for i := range o.fields {
+		if f := &o.fields[i]; f.at.ok() {
+			o.get(f.key)
+		}
+	}
+}
+
 // index reads the object at the decoder's position into an object; a
 // value that is not an object is checked and read as an empty one, as
-// decoding it into a map did.
+// decoding it into a map did. The object's fields live in *scratch until
+// the caller copies them out.
 func (d *decoder) index(file []byte, scratch *[]field) (*object, error) {
 	o := &object{data: file}
 	if d.peek() != '{' {
@@ -93,9 +104,10 @@ func (d *decoder) index(file []byte, scratch *[]field) (*object, error) {
 		*scratch = fields[:0]
 		return nil, err
 	}
-	o.fields = make([]field, len(fields))
-	copy(o.fields, fields)
-	clear(fields)
-	*scratch = fields[:0]
+	// The fields stay in the caller's scratch: most objects are mapped and
+	// trimmed before the worker indexes the next, and the few kept longer
+	// are copied out then (worker.detach).
+	o.fields = fields
+	*scratch = fields
 	return o, nil
 }

@@ -78,10 +78,12 @@ func Parse(file string, data []byte) (*inventory.Estate, error) {
 type Options struct {
 	// Release, if set, is told of byte ranges of data (offsets from its
 	// start) that Parse will most likely not read again: the sections a
-	// plan holds but Parse skips. A caller that mapped the file can drop
-	// their pages from memory; Parse may still read them (to place an
-	// error), so they must stay readable, as the pages of a mapped file
-	// do.
+	// plan holds but Parse skips, and the resources' values once workers
+	// have mapped them. The ranges do not overlap, and calls may come from
+	// several goroutines, one at a time. A caller that mapped the file can
+	// drop their pages from memory; Parse may still read them (to place an
+	// error, or map a resource again), so they must stay readable, as the
+	// pages of a mapped file do.
 	Release func(start, end int)
 }
 
@@ -337,7 +339,8 @@ func (p *parser) scan() error {
 	}()
 
 	workers := runtime.GOMAXPROCS(0)
-	jobs := make(chan []*record, workers*4)
+	jobs := make(chan job, workers*4)
+	behind := &releaser{release: p.release, done: map[int]int{}}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -345,25 +348,31 @@ func (p *parser) scan() error {
 			defer wg.Done()
 			w := p.newWorker()
 			<-p.cfgDone
-			for batch := range jobs {
-				for _, rec := range batch {
+			for j := range jobs {
+				for _, rec := range j.recs {
 					w.process(rec, p.cfgEarly)
 				}
+				behind.finished(j)
 			}
 		}()
 	}
-	batch := make([]*record, 0, jobBatch)
+	next := job{recs: make([]*record, 0, jobBatch)}
+	flush := func() {
+		first, last := next.recs[0], next.recs[len(next.recs)-1]
+		next.start, next.end = first.extent().start, last.extent().end
+		jobs <- next
+		next = job{seq: next.seq + 1, recs: make([]*record, 0, jobBatch)}
+	}
 	send := func(rec *record) {
-		batch = append(batch, rec)
-		if len(batch) == jobBatch {
-			jobs <- batch
-			batch = make([]*record, 0, jobBatch)
+		next.recs = append(next.recs, rec)
+		if len(next.recs) == jobBatch {
+			flush()
 		}
 	}
 
 	err := p.walk(send, useChanges)
-	if len(batch) > 0 {
-		jobs <- batch
+	if len(next.recs) > 0 {
+		flush()
 	}
 	close(jobs)
 	wg.Wait()
@@ -380,6 +389,68 @@ func (p *parser) scan() error {
 	return nil
 }
 
+// job is a batch of records the walker found one after the other; start
+// and end enclose their values in the file.
+type job struct {
+	seq        int
+	recs       []*record
+	start, end int
+}
+
+// extent is the part of the file that holds the record's values and
+// unknowns.
+func (rec *record) extent() span {
+	sp := rec.values
+	if rec.unknown.ok() {
+		if !sp.ok() {
+			return rec.unknown
+		}
+		sp.start, sp.end = min(sp.start, rec.unknown.start), max(sp.end, rec.unknown.end)
+	}
+	return sp
+}
+
+// releaser gives back the part of the file the workers are done with, as
+// they go: once every batch up to k is processed, everything from the first
+// batch's start to the end of batch k, walked and decoded (the resources
+// keep copies of what they need), goes to the parser's release. Batches
+// finish out of order; the ones ahead wait in done.
+type releaser struct {
+	mu      sync.Mutex
+	release func(start, end int)
+	next    int
+	from    int
+	started bool
+	// done maps the number of each batch finished ahead of next to its end.
+	done map[int]int
+}
+
+func (r *releaser) finished(j job) {
+	if r.release == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if j.seq == 0 {
+		r.from, r.started = j.start, true
+	}
+	r.done[j.seq] = j.end
+	upTo := -1
+	for {
+		end, ok := r.done[r.next]
+		if !ok {
+			break
+		}
+		delete(r.done, r.next)
+		r.next++
+		upTo = end
+	}
+	if r.started && upTo > r.from {
+		r.release(r.from, upTo)
+		r.from = upTo
+	}
+}
+
 // worker decodes and maps records; each has its own decoder and region
 // cache.
 type worker struct {
@@ -387,6 +458,24 @@ type worker struct {
 	d       *decoder
 	fields  []field // index's scratch
 	regions map[*configIndex]map[string]providerConfig
+	// natives is the block the worker copies mapped resources' planned
+	// values into (keepJSON).
+	natives []byte
+}
+
+// nativeBlock is the size of the blocks workers copy native JSON into.
+const nativeBlock = 1 << 20
+
+// keepJSON copies b into the worker's block of native JSON, so that the
+// resource keeps its attributes as the JSON they were read from while the
+// file itself (values twice, configuration, ...) is released.
+func (w *worker) keepJSON(b []byte) []byte {
+	if len(w.natives)+len(b) > cap(w.natives) {
+		w.natives = make([]byte, 0, max(nativeBlock, len(b)))
+	}
+	start := len(w.natives)
+	w.natives = append(w.natives, b...)
+	return w.natives[start:len(w.natives):len(w.natives)]
 }
 
 func (p *parser) newWorker() *worker {
@@ -405,6 +494,7 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 			rec.err = err
 			return
 		}
+		defer w.detach(rec, values)
 		unknown, err := w.decodeUnknowns(rec.unknown)
 		if err != nil {
 			rec.err = err
@@ -466,6 +556,9 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 		fillCommon(r, n)
 		rec.r = r
 		trim(rec, w.p.keep)
+		if rec.trimmed {
+			r.NativeJSON = w.keepJSON(w.p.data[rec.values.start:rec.values.end])
+		}
 	}
 }
 
@@ -478,6 +571,26 @@ func (w *worker) index(sp span) (*object, error) {
 	w.d.reset(w.p.data[sp.start:sp.end], sp.start)
 	w.d.depth = sp.depth
 	return w.d.index(w.p.data, &w.fields)
+}
+
+// detach runs when process is done with a record whose planned values it
+// indexed into the worker's scratch: a record still holding them (not
+// mapped, or not trimmed) gets its own copy, and the scratch is cleared for
+// the next record.
+func (w *worker) detach(rec *record, o *object) {
+	if rec.n != nil && rec.n.obj == o && len(o.fields) > 0 {
+		o.fields = slices.Clone(o.fields)
+		// Joiners and lenders read these after the scan, when this part of
+		// the file is released: decoded now, their values are not read
+		// from the file again.
+		_, joined := w.p.joiners[rec.n.Type]
+		_, lends := w.p.backRefs[rec.n.Type]
+		if joined || lends {
+			o.decodeAll()
+		}
+	}
+	clear(w.fields)
+	w.fields = w.fields[:0]
 }
 
 // decodeUnknowns decodes the after_unknown at sp, pruned to what says
@@ -828,21 +941,11 @@ func (p *parser) build() (*inventory.Estate, error) {
 		resolveKeyManagers(est.Resources, t)
 	}
 	// The trimmed native values served the joins; the resource keeps its
-	// attributes as the JSON they were read from, copied into one buffer so
-	// that the file itself (values twice, configuration, ...) is not kept.
-	size := 0
+	// attributes as the JSON they were read from, which the worker that
+	// mapped it copied (keepJSON).
 	for _, rec := range recs {
 		if rec.trimmed && rec.r != nil {
-			size += rec.values.end - rec.values.start
-		}
-	}
-	buf := make([]byte, 0, size)
-	for _, rec := range recs {
-		if rec.trimmed && rec.r != nil {
-			start := len(buf)
-			buf = append(buf, p.data[rec.values.start:rec.values.end]...)
 			rec.r.Native = nil
-			rec.r.NativeJSON = buf[start:len(buf):len(buf)]
 		}
 	}
 	est.Inputs = []inventory.Input{{Path: p.file, Kind: p.kind, Resources: len(est.Resources)}}
