@@ -37,6 +37,41 @@ type document struct {
 	Findings          []finding     `json:"findings"`
 
 	now time.Time
+	// res, order and byID let a writer build each finding when it writes
+	// it (findingAt) rather than all at once (materialize): order holds
+	// the findings' sort keys in report order, byID each rule's index in
+	// Rules.
+	res   *rules.Result
+	order []*sortKey
+	byID  map[string]int
+}
+
+// findingAt builds the finding at position i of the report into *f.
+func (d *document) findingAt(i int, f *finding) {
+	k := d.order[i]
+	*f = newFinding(d.res.Findings[k.seq])
+	f.rank, f.seq = k.rank, k.seq
+	f.ruleIndex = -1
+	if idx, ok := d.byID[f.RuleID]; ok {
+		f.ruleIndex = idx
+		f.rule = &d.Rules[idx]
+	}
+}
+
+// materialize builds every finding into Findings, for the writers that
+// read them more than once or out of order. A large scan's findings take
+// more memory than the rest of the report; the JSON writer builds one at a
+// time instead.
+func (d *document) materialize() {
+	if d.Findings != nil && len(d.Findings) == len(d.order) {
+		return
+	}
+	d.Findings = make([]finding, len(d.order))
+	inChunks(len(d.order), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d.findingAt(i, &d.Findings[i])
+		}
+	})
 }
 
 type toolInfo struct {
@@ -192,7 +227,16 @@ func newSortKey(f *rules.Finding, seq int) sortKey {
 // statusOrder ranks the statuses inside one rule: what needs action first.
 var statusOrder = map[string]int{"fail": 0, "error": 1, "unknown": 2, "suppressed": 3}
 
+// newDocument builds the document with every finding in Findings.
 func newDocument(res *rules.Result, opts Options) *document {
+	d := planDocument(res, opts)
+	d.materialize()
+	return d
+}
+
+// planDocument builds the document but its findings: they are sorted and
+// counted, and built by findingAt or materialize.
+func planDocument(res *rules.Result, opts Options) *document {
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
@@ -323,32 +367,22 @@ func newDocument(res *rules.Result, opts Options) *document {
 		// inputs): the message, built only here, then the engine's order.
 		return cmp.Or(cmp.Compare(message(a), message(b)), cmp.Compare(a.seq, b.seq))
 	})
-	d.Findings = make([]finding, len(order))
-	inChunks(len(order), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			k := order[i]
-			d.Findings[i] = newFinding(res.Findings[k.seq])
-			d.Findings[i].rank, d.Findings[i].seq = k.rank, k.seq
-		}
-	})
-	for i := range d.Findings {
-		f := &d.Findings[i]
-		if idx, ok := byID[f.RuleID]; ok {
-			f.ruleIndex = idx
-			f.rule = &d.Rules[idx]
-			f.rule.Findings++
-		} else {
-			f.ruleIndex = -1
+	d.res, d.order, d.byID = res, order, byID
+	// The summary and the rules' counts, without building the findings.
+	for _, k := range order {
+		f := &res.Findings[k.seq]
+		if idx, ok := byID[k.ruleID]; ok && f.Rule != nil {
+			d.Rules[idx].Findings++
 		}
 		switch f.Status {
-		case string(rules.Fail):
+		case rules.Fail:
 			s.Failed++
-			s.FailedBySeverity[f.Severity]++
-		case string(rules.Suppressed):
+			s.FailedBySeverity[k.sev.String()]++
+		case rules.Suppressed:
 			s.Suppressed++
-		case string(rules.Error):
+		case rules.Error:
 			s.Errors++
-		case string(rules.Unknown):
+		case rules.Unknown:
 			s.Unknown++
 		}
 	}

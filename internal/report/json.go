@@ -19,7 +19,6 @@ import (
 // on every core and written in order, so the output is the same whatever
 // the number of cores.
 func writeJSON(w io.Writer, d *document, _ Options) error {
-	findings := d.Findings
 	head := *d
 	head.Findings = nil
 	var hb bytes.Buffer
@@ -37,10 +36,10 @@ func writeJSON(w io.Writer, d *document, _ Options) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	bw.Write(hb.Bytes()[:i])
 	bw.WriteString(`"findings": [`)
-	if err := writeFindings(bw, findings); err != nil {
+	if err := writeFindings(bw, d); err != nil {
 		return err
 	}
-	if len(findings) > 0 {
+	if len(d.order) > 0 {
 		bw.WriteString("\n  ")
 	}
 	bw.WriteByte(']')
@@ -55,8 +54,10 @@ func writeJSON(w io.Writer, d *document, _ Options) error {
 const findingBatch = 2048
 
 // writeFindings encodes the findings as the members of a JSON array, each
-// on its own line, batches in parallel, written in order.
-func writeFindings(w *bufio.Writer, findings []finding) error {
+// on its own line, batches in parallel, written in order. Each finding is
+// built when it is encoded (document.findingAt).
+func writeFindings(w *bufio.Writer, d *document) error {
+	total := len(d.order)
 	workers := runtime.GOMAXPROCS(0)
 	bufs := make([][]byte, workers)
 	apps := make([]*findingAppender, workers)
@@ -64,18 +65,18 @@ func writeFindings(w *bufio.Writer, findings []finding) error {
 		apps[k] = newFindingAppender()
 	}
 	errs := make([]error, workers)
-	for start := 0; start < len(findings); start += workers * findingBatch {
+	for start := 0; start < total; start += workers * findingBatch {
 		var wg sync.WaitGroup
 		for k := 0; k < workers; k++ {
 			lo := start + k*findingBatch
-			if lo >= len(findings) {
+			if lo >= total {
 				break
 			}
-			hi := min(lo+findingBatch, len(findings))
+			hi := min(lo+findingBatch, total)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				bufs[k], errs[k] = apps[k].appendFindings(bufs[k][:0], findings[lo:hi], lo)
+				bufs[k], errs[k] = apps[k].appendFindingsOf(bufs[k][:0], d, lo, hi)
 			}()
 		}
 		wg.Wait()
@@ -88,6 +89,23 @@ func writeFindings(w *bufio.Writer, findings []finding) error {
 		}
 	}
 	return nil
+}
+
+// appendFindingsOf appends the document's findings lo to hi, building
+// each into the appender's scratch.
+func (a *findingAppender) appendFindingsOf(b []byte, d *document, lo, hi int) ([]byte, error) {
+	for i := lo; i < hi; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n    "...)
+		d.findingAt(i, &a.finding)
+		var err error
+		if b, err = a.appendFinding(b, &a.finding); err != nil {
+			return b, fmt.Errorf("encoding JSON finding %d: %w", i, err)
+		}
+	}
+	return b, nil
 }
 
 func (a *findingAppender) appendFindings(b []byte, fs []finding, first int) ([]byte, error) {

@@ -27,6 +27,8 @@ type findingAppender struct {
 	frameworks map[uintptr][]byte
 	scratch    bytes.Buffer
 	enc        *json.Encoder
+	// finding is where a streaming writer builds the finding it appends.
+	finding finding
 }
 
 func newFindingAppender() *findingAppender {

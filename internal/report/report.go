@@ -68,6 +68,10 @@ func writerFor(format string) (writer, bool) {
 	return nil, false
 }
 
+// streams lists the formats whose writers build each finding as they write
+// it (document.findingAt) rather than reading document.Findings.
+var streams = map[string]bool{"json": true}
+
 // Write renders res in format to w. It returns an error naming the valid
 // formats when format is not one of Formats.
 func Write(ctx context.Context, w io.Writer, format string, res *rules.Result, opts Options) error {
@@ -82,7 +86,10 @@ func Write(ctx context.Context, w io.Writer, format string, res *rules.Result, o
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("writing %s report: %w", name, err)
 	}
-	d := newDocument(res, opts)
+	d := planDocument(res, opts)
+	if !streams[name] {
+		d.materialize()
+	}
 	if err := wr(w, d, opts); err != nil {
 		return fmt.Errorf("writing %s report: %w", name, err)
 	}
