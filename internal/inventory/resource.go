@@ -119,7 +119,32 @@ var (
 	noNative = map[string]any{}
 )
 
-func (r *Resource) finalize(jurisdictions map[Jurisdiction]map[string]any) {
+// finalizeCache keeps what one worker of Finalize shares between
+// resources: the jurisdiction objects, and the few distinct providers,
+// accounts, regions and types already boxed as the values rules read
+// (boxing a string allocates; a 100,000-resource estate has a handful).
+type finalizeCache struct {
+	jurisdictions map[Jurisdiction]map[string]any
+	strs          map[string]any
+}
+
+func (c *finalizeCache) str(s string) any {
+	if c == nil {
+		return s
+	}
+	v, ok := c.strs[s]
+	if !ok {
+		v = s
+		c.strs[s] = v
+	}
+	return v
+}
+
+func (r *Resource) finalize(c *finalizeCache) {
+	var jurisdictions map[Jurisdiction]map[string]any
+	if c != nil {
+		jurisdictions = c.jurisdictions
+	}
 	if r.Attrs == nil {
 		r.Attrs = map[string]any{}
 	}
@@ -139,12 +164,12 @@ func (r *Resource) finalize(jurisdictions map[Jurisdiction]map[string]any) {
 		}
 	}
 	v := r.Attrs
-	v["provider"] = r.Provider
-	v["account"] = r.Account
-	v["region"] = r.Region
+	v["provider"] = c.str(r.Provider)
+	v["account"] = c.str(r.Account)
+	v["region"] = c.str(r.Region)
 	v["jurisdiction"] = j
-	v["type"] = r.Type
-	v["native_type"] = r.NativeType
+	v["type"] = c.str(r.Type)
+	v["native_type"] = c.str(r.NativeType)
 	v["id"] = r.ID
 	v["address"] = r.Address
 	v["name"] = r.Name
@@ -303,7 +328,7 @@ func (e *Estate) Finalize() {
 	// Resources are independent: large estates are finalized on every
 	// core, each worker with its own caches.
 	inChunks(e.Resources, func(rs []*Resource) {
-		jurisdictions := map[Jurisdiction]map[string]any{}
+		cache := &finalizeCache{jurisdictions: map[Jurisdiction]map[string]any{}, strs: map[string]any{}}
 		type place struct{ provider, region string }
 		type found struct {
 			j  Jurisdiction
@@ -323,7 +348,7 @@ func (e *Estate) Finalize() {
 			if s, ok := Schemas[r.Type]; ok {
 				s.Fill(r.Attrs, func(m map[string]any) { r.Attrs = m })
 			}
-			r.finalize(jurisdictions)
+			r.finalize(cache)
 		}
 	})
 	sort.Slice(e.Unsupported, func(i, j int) bool {

@@ -474,14 +474,14 @@ func newFinding(f rules.Finding) finding {
 	}
 	out.detail = f.Message
 	if out.Message == "" {
-		out.Message = defaultMessage(out)
+		out.Message = defaultMessage(&out)
 	}
 	out.Fingerprint = fingerprint(out.RuleID, out.Resource)
 	return out
 }
 
 // defaultMessage says what a finding without an engine message means.
-func defaultMessage(f finding) string {
+func defaultMessage(f *finding) string {
 	what := f.RuleID
 	if f.Title != "" {
 		what += " (" + f.Title + ")"
