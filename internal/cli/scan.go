@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -218,6 +219,8 @@ func startCPUProfile(path string) (func(), error) {
 }
 
 func writeAllocProfile(d *Deps, path string) {
+	// The profile is as of the last collection: one now makes it whole.
+	runtime.GC()
 	out, err := os.Create(path)
 	if err == nil {
 		err = pprof.Lookup("allocs").WriteTo(out, 0)

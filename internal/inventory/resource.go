@@ -68,9 +68,21 @@ func (l Location) String() string {
 // Set stores value at the dotted path in Attrs, creating intermediate maps.
 func (r *Resource) Set(path string, value any) {
 	if r.Attrs == nil {
-		r.Attrs = map[string]any{}
+		r.Attrs = NewAttrs(r.Type)
 	}
 	setPath(r.Attrs, path, value)
+}
+
+// NewAttrs makes the attribute map of a resource of the normalized type
+// typ at its final size: the type's attributes and the common fields
+// Value merges in. A map that grows on the way is rebuilt each time it
+// doubles, which a large estate pays for every resource.
+func NewAttrs(typ string) map[string]any {
+	n := 20
+	if s, ok := Schemas[typ]; ok {
+		n = len(s.Fields) + len(commonKeys)
+	}
+	return make(map[string]any, n)
 }
 
 // Get returns the attribute at the dotted path.
@@ -146,7 +158,7 @@ func (r *Resource) finalize(c *finalizeCache) {
 		jurisdictions = c.jurisdictions
 	}
 	if r.Attrs == nil {
-		r.Attrs = map[string]any{}
+		r.Attrs = NewAttrs(r.Type)
 	}
 	var tags any = r.Tags
 	if r.Tags == nil {

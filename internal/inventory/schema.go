@@ -111,7 +111,7 @@ func (s *Schema) Paths() []string {
 // created.
 func (s *Schema) Fill(m map[string]any, set func(map[string]any)) {
 	if m == nil {
-		m = map[string]any{}
+		m = NewAttrs(s.Type)
 		set(m)
 	}
 	fill(m, s.Fields)

@@ -385,7 +385,3 @@ func setKnown(r *inventory.Resource, path string, value any) {
 	r.Set(path, value)
 }
 
-// attrsHint sizes a resource's attribute map: the normalized attributes
-// plus the common fields Value merges in come to 13-20 keys, and a map
-// made at its final size is not rebuilt twice on the way there.
-const attrsHint = 20

@@ -1086,7 +1086,7 @@ func fillCommon(r *inventory.Resource, n *native) {
 		r.Account = n.account
 	}
 	if r.Attrs == nil {
-		r.Attrs = make(map[string]any, attrsHint)
+		r.Attrs = inventory.NewAttrs(r.Type)
 	}
 }
 
