@@ -384,4 +384,3 @@ func setKnown(r *inventory.Resource, path string, value any) {
 	}
 	r.Set(path, value)
 }
-
