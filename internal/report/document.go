@@ -46,10 +46,16 @@ type document struct {
 	byID  map[string]int
 }
 
-// findingAt builds the finding at position i of the report into *f.
-func (d *document) findingAt(i int, f *finding) {
+// findingAt builds the finding at position i of the report into *f;
+// without message, f.Message stays empty where the default applies
+// (newFindingNoMessage).
+func (d *document) findingAt(i int, f *finding, message bool) {
 	k := d.order[i]
-	*f = newFinding(d.res.Findings[k.seq])
+	if message {
+		*f = newFinding(d.res.Findings[k.seq])
+	} else {
+		*f = newFindingNoMessage(d.res.Findings[k.seq])
+	}
 	f.rank, f.seq = k.rank, k.seq
 	f.ruleIndex = -1
 	if idx, ok := d.byID[f.RuleID]; ok {
@@ -69,7 +75,7 @@ func (d *document) materialize() {
 	d.Findings = make([]finding, len(d.order))
 	inChunks(len(d.order), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			d.findingAt(i, &d.Findings[i])
+			d.findingAt(i, &d.Findings[i], true)
 		}
 	})
 }
@@ -186,6 +192,9 @@ type finding struct {
 	// for plain failures; Message falls back to a sentence built from the
 	// rule and resource.
 	detail string
+	// defaultMessage is set, and Message empty, when the sentence is to be
+	// built where it is written (newFindingNoMessage).
+	defaultMessage bool
 }
 
 // key is how the finding names its resource to a person: the Terraform
@@ -427,6 +436,17 @@ func newException(x *rules.Exception) exception {
 }
 
 func newFinding(f rules.Finding) finding {
+	out := newFindingNoMessage(f)
+	if out.defaultMessage {
+		out.Message, out.defaultMessage = defaultMessage(&out), false
+	}
+	return out
+}
+
+// newFindingNoMessage is newFinding without the default message, which
+// the JSON writer builds in place: Message is empty when the engine gave
+// none.
+func newFindingNoMessage(f rules.Finding) finding {
 	out := finding{
 		Status:     string(f.Status),
 		Message:    f.Message,
@@ -473,28 +493,45 @@ func newFinding(f rules.Finding) finding {
 		out.Exception = &e
 	}
 	out.detail = f.Message
-	if out.Message == "" {
-		out.Message = defaultMessage(&out)
-	}
+	out.defaultMessage = f.Message == ""
 	out.Fingerprint = fingerprint(out.RuleID, out.Resource)
 	return out
 }
 
 // defaultMessage says what a finding without an engine message means.
 func defaultMessage(f *finding) string {
-	what := f.RuleID
-	if f.Title != "" {
-		what += " (" + f.Title + ")"
+	return string(appendDefaultMessage(nil, f))
+}
+
+// appendDefaultMessage appends defaultMessage's sentence to b; the JSON
+// writer builds it in place rather than as a string per finding.
+func appendDefaultMessage(b []byte, f *finding) []byte {
+	what := func(b []byte) []byte {
+		b = append(b, f.RuleID...)
+		if f.Title != "" {
+			b = append(b, " ("...)
+			b = append(b, f.Title...)
+			b = append(b, ')')
+		}
+		return b
 	}
 	switch f.Status {
 	case string(rules.Suppressed):
-		return f.key() + " does not comply with " + what + "; an exception accepts it"
+		b = append(b, f.key()...)
+		b = append(b, " does not comply with "...)
+		return append(what(b), "; an exception accepts it"...)
 	case string(rules.Error):
-		return what + " could not be evaluated on " + f.key()
+		b = what(b)
+		b = append(b, " could not be evaluated on "...)
+		return append(b, f.key()...)
 	case string(rules.Unknown):
-		return f.key() + " cannot be checked against " + what + " before apply"
+		b = append(b, f.key()...)
+		b = append(b, " cannot be checked against "...)
+		return append(what(b), " before apply"...)
 	}
-	return f.key() + " does not comply with " + what
+	b = append(b, f.key()...)
+	b = append(b, " does not comply with "...)
+	return what(b)
 }
 
 // fingerprint identifies a (rule, resource) pair across scans: it leaves out

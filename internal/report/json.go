@@ -99,7 +99,7 @@ func (a *findingAppender) appendFindingsOf(b []byte, d *document, lo, hi int) ([
 			b = append(b, ',')
 		}
 		b = append(b, "\n    "...)
-		d.findingAt(i, &a.finding)
+		d.findingAt(i, &a.finding, false)
 		var err error
 		if b, err = a.appendFinding(b, &a.finding); err != nil {
 			return b, fmt.Errorf("encoding JSON finding %d: %w", i, err)

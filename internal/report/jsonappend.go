@@ -59,7 +59,21 @@ func (a *findingAppender) appendFinding(b []byte, f *finding) ([]byte, error) {
 	b = append(b, `,"status":`...)
 	b = a.str(b, f.Status)
 	b = append(b, `,"message":`...)
-	b = a.str(b, f.Message)
+	if f.defaultMessage {
+		// Built in place (newFindingNoMessage): written as is when it
+		// needs no escaping, as nearly every one does.
+		start := len(b)
+		b = append(b, '"')
+		b = appendDefaultMessage(b, f)
+		if !plainBytes(b[start+1:]) {
+			msg := string(b[start+1:])
+			b = a.str(b[:start], msg)
+		} else {
+			b = append(b, '"')
+		}
+	} else {
+		b = a.str(b, f.Message)
+	}
 
 	r := &f.Resource
 	b = append(b, `,"resource":{`...)
@@ -292,6 +306,16 @@ var plainJSON = func() (t [256]bool) {
 
 // str appends s as a JSON string. Plain ASCII, nearly every string of a
 // report, is copied; anything else is escaped by encoding/json.
+// plainBytes reports whether s needs no escaping in a JSON string.
+func plainBytes(s []byte) bool {
+	for _, c := range s {
+		if !plainJSON[c] {
+			return false
+		}
+	}
+	return true
+}
+
 func (a *findingAppender) str(b []byte, s string) []byte {
 	i := 0
 	// Eight bytes at a time: a byte is not plain if it is below 0x20, a

@@ -73,6 +73,29 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 			}
 		}
 	}
+
+	// A default message built where it is written reads as the one built
+	// as a string, whatever its parts need escaped and whatever the status.
+	for i := range fs {
+		for _, status := range []string{"fail", "suppressed", "error", "unknown"} {
+			built := fs[i]
+			built.Status = status
+			lazy := built
+			built.Message = defaultMessage(&built)
+			lazy.Message, lazy.defaultMessage = "", true
+			want, err := a.appendFinding(nil, &built)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := a.appendFinding(nil, &lazy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("finding %d, %s, message built in place:\n got %s\nwant %s", i, status, got, want)
+			}
+		}
+	}
 }
 
 // TestAppendStringEveryByte puts every byte value at every position of a
