@@ -10,6 +10,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 
@@ -42,6 +43,13 @@ type program struct {
 	prePaths    []string
 	checkPaths  []string
 	hasPrecheck bool
+	// preFree and checkFree are pre and check without runtime cost
+	// tracking, for resources whose size (resourceSize) is at most
+	// preBound and checkBound: at that size the expression's static cost
+	// estimate is far under the limit. nil when pre or check is not
+	// tracked (no comprehension).
+	preFree, checkFree   cel.Program
+	preBound, checkBound uint64
 }
 
 // CompileError is one rule that failed to compile, with where it is written.
@@ -180,44 +188,104 @@ func (c *Compiler) compileFor(r *Rule, typ string) (*program, error) {
 	var err error
 	if strings.TrimSpace(r.Precondition) != "" {
 		p.hasPrecheck = true
-		p.pre, p.partialPre, p.prePaths, err = c.compileExpr(typ, "precondition", r.Precondition)
-		if err != nil {
+		var e compiled
+		if e, err = c.compileExpr(typ, "precondition", r.Precondition); err != nil {
 			return nil, err
 		}
+		p.pre, p.partialPre, p.prePaths, p.preFree, p.preBound = e.prog, e.partial, e.paths, e.free, e.bound
 	}
-	p.check, p.partial, p.checkPaths, err = c.compileExpr(typ, "check", r.Check)
+	e, err := c.compileExpr(typ, "check", r.Check)
 	if err != nil {
 		return nil, err
 	}
+	p.check, p.partial, p.checkPaths, p.checkFree, p.checkBound = e.prog, e.partial, e.paths, e.free, e.bound
 	p.paths = mergePaths(p.prePaths, p.checkPaths)
 	return p, nil
 }
 
-func (c *Compiler) compileExpr(typ, what, expr string) (prog, partial cel.Program, paths []string, err error) {
+// compiled is one expression of a rule, compiled.
+type compiled struct {
+	prog, partial cel.Program
+	paths         []string
+	// free is prog without cost tracking, safe on resources of at most
+	// bound (see program.checkFree); nil when prog is not tracked.
+	free  cel.Program
+	bound uint64
+}
+
+func (c *Compiler) compileExpr(typ, what, expr string) (compiled, error) {
 	env := c.envs[typ]
 	checked, iss := env.Compile(expr)
 	if iss != nil && iss.Err() != nil {
-		return nil, nil, nil, fmt.Errorf("%s on %s: %s", what, typ, explain(typ, iss.Err().Error()))
+		return compiled{}, fmt.Errorf("%s on %s: %s", what, typ, explain(typ, iss.Err().Error()))
 	}
 	if !checked.OutputType().IsExactType(types.BoolType) && checked.OutputType() != types.DynType {
-		return nil, nil, nil, fmt.Errorf("%s on %s must be a bool expression, it is %s", what, typ, checked.OutputType())
+		return compiled{}, fmt.Errorf("%s on %s must be a bool expression, it is %s", what, typ, checked.OutputType())
 	}
 	// Without a comprehension a CEL expression does work linear in its own
 	// size and its inputs, so only loops (exists, all, map, filter) need the
 	// runtime cost limit, whose tracking would double every evaluation.
 	var opts []cel.ProgramOption
-	if hasComprehension(checked.NativeRep().Expr()) {
+	tracked := hasComprehension(checked.NativeRep().Expr())
+	if tracked {
 		opts = append(opts, cel.CostLimit(c.costLimit))
 	}
-	prog, err = env.Program(checked, append(opts, cel.EvalOptions(cel.OptOptimize))...)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s on %s: %w", what, typ, err)
+	out := compiled{paths: resourcePaths(checked.NativeRep())}
+	var err error
+	if out.prog, err = env.Program(checked, append(opts, cel.EvalOptions(cel.OptOptimize))...); err != nil {
+		return compiled{}, fmt.Errorf("%s on %s: %w", what, typ, err)
 	}
-	partial, err = env.Program(checked, append(opts, cel.EvalOptions(cel.OptOptimize, cel.OptPartialEval))...)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s on %s: %w", what, typ, err)
+	if out.partial, err = env.Program(checked, append(opts, cel.EvalOptions(cel.OptOptimize, cel.OptPartialEval))...); err != nil {
+		return compiled{}, fmt.Errorf("%s on %s: %w", what, typ, err)
 	}
-	return prog, partial, resourcePaths(checked.NativeRep()), nil
+	if tracked {
+		out.bound = freeBound(env, checked, c.costLimit)
+		if out.free, err = env.Program(checked, cel.EvalOptions(cel.OptOptimize)); err != nil {
+			return compiled{}, fmt.Errorf("%s on %s: %w", what, typ, err)
+		}
+	}
+	return out, nil
+}
+
+// freeBound is the largest size n such that CEL's static estimate of the
+// expression's cost, with every list, map and string of the input at most
+// n long, stays under a quarter of limit. On such input the expression
+// runs without runtime tracking: its cost is bounded by the estimate, and
+// the quarter leaves room for the estimate's approximations. 0 when even
+// empty input does not qualify.
+func freeBound(env *cel.Env, checked *cel.Ast, limit uint64) uint64 {
+	fits := func(n uint64) bool {
+		est, err := env.EstimateCost(checked, sizeBound(n))
+		return err == nil && est.Max <= limit/4
+	}
+	if !fits(0) {
+		return 0
+	}
+	lo, hi := uint64(0), uint64(1)<<24 // lo fits; hi is the search's ceiling
+	if fits(hi) {
+		return hi
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// sizeBound estimates every list, map and string an expression reads as
+// at most n long.
+type sizeBound uint64
+
+func (n sizeBound) EstimateSize(cost.AstNode) *cost.SizeEstimate {
+	return &cost.SizeEstimate{Min: 0, Max: uint64(n)}
+}
+
+func (sizeBound) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
 }
 
 var undefinedField = regexp.MustCompile(`undefined field '([A-Za-z0-9_]+)'`)

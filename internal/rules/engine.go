@@ -84,7 +84,7 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 						// leaves it empty, and the rule reports the error.
 						_ = r.EnsureNative()
 					}
-					act.value = r.Value()
+					act.set(r.Value())
 					for _, p := range progs {
 						found, counted := p.judge(r, act, &f)
 						if !counted {
@@ -158,7 +158,7 @@ func (p *program) evaluate(r *inventory.Resource, act *resourceActivation) (f *F
 func (p *program) judge(r *inventory.Resource, act *resourceActivation, f *Finding) (found, counted bool) {
 	unknown := p.unknownPaths(r)
 	if p.hasPrecheck {
-		v, err := p.run(p.pre, p.partialPre, act, unknown)
+		v, err := p.run(p.choose(p.pre, p.preFree, p.preBound, act), p.partialPre, act, unknown)
 		switch {
 		case err != nil:
 			p.finding(f, r, Error, "precondition: "+err.Error())
@@ -170,7 +170,7 @@ func (p *program) judge(r *inventory.Resource, act *resourceActivation, f *Findi
 			return false, false
 		}
 	}
-	v, err := p.run(p.check, p.partial, act, unknown)
+	v, err := p.run(p.choose(p.check, p.checkFree, p.checkBound, act), p.partial, act, unknown)
 	switch {
 	case err != nil:
 		p.finding(f, r, Error, err.Error())
@@ -184,6 +184,15 @@ func (p *program) judge(r *inventory.Resource, act *resourceActivation, f *Findi
 		p.finding(f, r, Error, fmt.Sprintf("check returned %v, not a bool", v))
 	}
 	return true, true
+}
+
+// choose picks the program without cost tracking when the resource is
+// small enough for it (program.checkFree), else the tracked one.
+func (p *program) choose(tracked, free cel.Program, bound uint64, act *resourceActivation) cel.Program {
+	if free != nil && act.size(bound) <= bound {
+		return free
+	}
+	return tracked
 }
 
 func (p *program) run(prog, partial cel.Program, act *resourceActivation, unknown []string) (ref.Val, error) {
@@ -264,7 +273,92 @@ func lookupValue(m map[string]any, path string) (any, bool) {
 
 // resourceActivation gives CEL the one variable rules read, without a map
 // allocation per evaluation.
-type resourceActivation struct{ value map[string]any }
+type resourceActivation struct {
+	value map[string]any
+	// sized is set once maxLen holds the resource's size, measured up to
+	// sizedTo (resourceSize); it is measured when a rule first asks.
+	sized           bool
+	maxLen, sizedTo uint64
+}
+
+// set makes the activation present value.
+func (a *resourceActivation) set(value map[string]any) {
+	a.value, a.sized = value, false
+}
+
+// size returns the length of the longest list, map or string in the
+// resource, or a number above limit when it is larger than limit.
+func (a *resourceActivation) size(limit uint64) uint64 {
+	if !a.sized || a.maxLen > a.sizedTo && limit > a.sizedTo {
+		a.maxLen, a.sizedTo, a.sized = resourceSize(a.value, limit), limit, true
+	}
+	return a.maxLen
+}
+
+// resourceSize is the length of the longest list or map (in entries) or
+// string (in bytes, keys too) in v, or limit+1 as soon as one is longer
+// than limit or v holds a value whose size it cannot tell.
+func resourceSize(v any, limit uint64) uint64 {
+	var n uint64
+	var walk func(v any) bool
+	grow := func(l int) bool {
+		n = max(n, uint64(l))
+		return n <= limit
+	}
+	walk = func(v any) bool {
+		switch x := v.(type) {
+		case nil, bool, int64, int, float64, uint64:
+			return true
+		case string:
+			return grow(len(x))
+		case []any:
+			if !grow(len(x)) {
+				return false
+			}
+			for _, e := range x {
+				if !walk(e) {
+					return false
+				}
+			}
+			return true
+		case map[string]any:
+			if !grow(len(x)) {
+				return false
+			}
+			for k, e := range x {
+				if !grow(len(k)) || !walk(e) {
+					return false
+				}
+			}
+			return true
+		case map[string]string:
+			if !grow(len(x)) {
+				return false
+			}
+			for k, e := range x {
+				if !grow(len(k)) || !grow(len(e)) {
+					return false
+				}
+			}
+			return true
+		case []string:
+			if !grow(len(x)) {
+				return false
+			}
+			for _, e := range x {
+				if !grow(len(e)) {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}
+	if !walk(v) {
+		return limit + 1
+	}
+	return n
+}
 
 func (a *resourceActivation) ResolveName(name string) (any, bool) {
 	if name == "resource" {

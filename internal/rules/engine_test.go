@@ -258,3 +258,75 @@ func evidenceOf(f Finding, path string) any {
 	v, _ := f.Evidence.Get(path)
 	return v
 }
+
+// TestFreeBoundSound checks the programs run without cost tracking are
+// only run where tracking could not have stopped them: on the largest
+// input within the bound the tracked program stays under the limit, and
+// one past the bound the engine runs the tracked program again.
+func TestFreeBoundSound(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit uint64
+		check string
+		// input builds a firewall whose lists and strings are n long.
+		input func(n int) []any
+	}{
+		{"quadratic", 10_000, `resource.rules.all(a, resource.rules.all(b, a.port_from <= b.port_to || true))`,
+			func(n int) []any {
+				var rs []any
+				for i := 0; i < n; i++ {
+					rs = append(rs, map[string]any{"port_from": int64(i), "port_to": int64(i)})
+				}
+				return rs
+			}},
+		// The bound must exceed the common fields ("network.firewall").
+		{"strings", DefaultCostLimit, `!resource.rules.exists(r, r.sources.exists(s, s.contains("0.0.0.0/0") || s.matches("^10[.]")))`,
+			func(n int) []any {
+				var rs []any
+				for i := 0; i < n; i++ {
+					var srcs []any
+					for j := 0; j < n; j++ {
+						srcs = append(srcs, strings.Repeat("x", n))
+					}
+					rs = append(rs, map[string]any{"sources": srcs})
+				}
+				return rs
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := NewCompiler(tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := c.Compile([]*Rule{{ID: "X", Title: "t", Severity: Low, Types: []string{"network.firewall"}, Check: tt.check}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := set.byType["network.firewall"][0]
+			if p.checkFree == nil || p.checkBound <= uint64(len("network.firewall")) {
+				t.Fatalf("no untracked program (bound %d)", p.checkBound)
+			}
+			t.Logf("bound %d", p.checkBound)
+			n := int(p.checkBound)
+			r := &inventory.Resource{Type: "network.firewall", ID: "fw"}
+			r.Set("rules", tt.input(n))
+			act := &resourceActivation{}
+			act.set(r.Value())
+			if got := act.size(p.checkBound); got > p.checkBound {
+				t.Fatalf("input at the bound measured %d, bound %d", got, p.checkBound)
+			}
+			if _, _, err := p.check.Eval(act); err != nil {
+				t.Fatalf("tracked program on input at the bound %d: %v", n, err)
+			}
+			if p.choose(p.check, p.checkFree, p.checkBound, act) != p.checkFree {
+				t.Errorf("input at the bound does not run untracked")
+			}
+			r.Set("rules", tt.input(n+1))
+			act.set(r.Value())
+			if p.choose(p.check, p.checkFree, p.checkBound, act) != p.check {
+				t.Errorf("input past the bound %d runs untracked", n)
+			}
+		})
+	}
+}
