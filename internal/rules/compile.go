@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
@@ -44,12 +45,37 @@ type program struct {
 	checkPaths  []string
 	hasPrecheck bool
 	// preFree and checkFree are pre and check without runtime cost
-	// tracking, for resources whose size (resourceSize) is at most
-	// preBound and checkBound: at that size the expression's static cost
-	// estimate is far under the limit. nil when pre or check is not
-	// tracked (no comprehension).
-	preFree, checkFree   cel.Program
-	preBound, checkBound uint64
+	// tracking, for resources small enough (freeProgram); nil when pre or
+	// check is not tracked (no comprehension).
+	preFree, checkFree *freeProgram
+}
+
+// freeProgram is an expression compiled without runtime cost tracking,
+// for resources whose size (resourceSize) is at most bound: at that size
+// its static cost estimate is far under the limit (freeBound). It is
+// built when a resource of its type first needs it, so that a scan pays
+// for the estimates of the rules it runs only.
+type freeProgram struct {
+	once  sync.Once
+	env   *cel.Env
+	ast   *cel.Ast
+	limit uint64
+	prog  cel.Program
+	bound uint64
+}
+
+// get returns the program and its bound; a nil program if it could not be
+// built, and the tracked one runs.
+func (f *freeProgram) get() (cel.Program, uint64) {
+	f.once.Do(func() {
+		prog, err := f.env.Program(f.ast, cel.EvalOptions(cel.OptOptimize))
+		if err != nil {
+			return
+		}
+		f.prog, f.bound = prog, freeBound(f.env, f.ast, f.limit)
+		f.env, f.ast = nil, nil
+	})
+	return f.prog, f.bound
 }
 
 // CompileError is one rule that failed to compile, with where it is written.
@@ -192,13 +218,13 @@ func (c *Compiler) compileFor(r *Rule, typ string) (*program, error) {
 		if e, err = c.compileExpr(typ, "precondition", r.Precondition); err != nil {
 			return nil, err
 		}
-		p.pre, p.partialPre, p.prePaths, p.preFree, p.preBound = e.prog, e.partial, e.paths, e.free, e.bound
+		p.pre, p.partialPre, p.prePaths, p.preFree = e.prog, e.partial, e.paths, e.free
 	}
 	e, err := c.compileExpr(typ, "check", r.Check)
 	if err != nil {
 		return nil, err
 	}
-	p.check, p.partial, p.checkPaths, p.checkFree, p.checkBound = e.prog, e.partial, e.paths, e.free, e.bound
+	p.check, p.partial, p.checkPaths, p.checkFree = e.prog, e.partial, e.paths, e.free
 	p.paths = mergePaths(p.prePaths, p.checkPaths)
 	return p, nil
 }
@@ -207,10 +233,9 @@ func (c *Compiler) compileFor(r *Rule, typ string) (*program, error) {
 type compiled struct {
 	prog, partial cel.Program
 	paths         []string
-	// free is prog without cost tracking, safe on resources of at most
-	// bound (see program.checkFree); nil when prog is not tracked.
-	free  cel.Program
-	bound uint64
+	// free is prog without cost tracking (freeProgram); nil when prog is
+	// not tracked.
+	free *freeProgram
 }
 
 func (c *Compiler) compileExpr(typ, what, expr string) (compiled, error) {
@@ -239,20 +264,20 @@ func (c *Compiler) compileExpr(typ, what, expr string) (compiled, error) {
 		return compiled{}, fmt.Errorf("%s on %s: %w", what, typ, err)
 	}
 	if tracked {
-		out.bound = freeBound(env, checked, c.costLimit)
-		if out.free, err = env.Program(checked, cel.EvalOptions(cel.OptOptimize)); err != nil {
-			return compiled{}, fmt.Errorf("%s on %s: %w", what, typ, err)
-		}
+		out.free = &freeProgram{env: env, ast: checked, limit: c.costLimit}
 	}
 	return out, nil
 }
 
-// freeBound is the largest size n such that CEL's static estimate of the
-// expression's cost, with every list, map and string of the input at most
-// n long, stays under a quarter of limit. On such input the expression
-// runs without runtime tracking: its cost is bounded by the estimate, and
-// the quarter leaves room for the estimate's approximations. 0 when even
-// empty input does not qualify.
+// freeBound is a size n, close to the largest, such that CEL's static
+// estimate of the expression's cost, with every list, map and string of
+// the input at most n long, stays under a quarter of limit. On such input
+// the expression runs without runtime tracking: its cost is bounded by
+// the estimate, and the quarter leaves room for the estimate's
+// approximations. 0 when even empty input does not qualify.
+//
+// Each estimate walks the expression, so the search is coarse: doubling,
+// then four halvings of the last step (within 1/16 of the largest).
 func freeBound(env *cel.Env, checked *cel.Ast, limit uint64) uint64 {
 	fits := func(n uint64) bool {
 		est, err := env.EstimateCost(checked, sizeBound(n))
@@ -261,16 +286,17 @@ func freeBound(env *cel.Env, checked *cel.Ast, limit uint64) uint64 {
 	if !fits(0) {
 		return 0
 	}
-	lo, hi := uint64(0), uint64(1)<<24 // lo fits; hi is the search's ceiling
-	if fits(hi) {
-		return hi
+	const ceiling = 1 << 24
+	lo := uint64(0)
+	for n := uint64(1); n <= ceiling && fits(n); n *= 2 {
+		lo = n
 	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		if fits(mid) {
-			lo = mid
-		} else {
-			hi = mid
+	if lo == ceiling || lo == 0 {
+		return lo
+	}
+	for step := lo / 2; step >= max(lo/16, 1); step /= 2 {
+		if fits(lo + step) {
+			lo += step
 		}
 	}
 	return lo

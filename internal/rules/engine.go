@@ -158,7 +158,7 @@ func (p *program) evaluate(r *inventory.Resource, act *resourceActivation) (f *F
 func (p *program) judge(r *inventory.Resource, act *resourceActivation, f *Finding) (found, counted bool) {
 	unknown := p.unknownPaths(r)
 	if p.hasPrecheck {
-		v, err := p.run(p.choose(p.pre, p.preFree, p.preBound, act), p.partialPre, act, unknown)
+		v, err := p.run(p.choose(p.pre, p.preFree, act), p.partialPre, act, unknown)
 		switch {
 		case err != nil:
 			p.finding(f, r, Error, "precondition: "+err.Error())
@@ -170,7 +170,7 @@ func (p *program) judge(r *inventory.Resource, act *resourceActivation, f *Findi
 			return false, false
 		}
 	}
-	v, err := p.run(p.choose(p.check, p.checkFree, p.checkBound, act), p.partial, act, unknown)
+	v, err := p.run(p.choose(p.check, p.checkFree, act), p.partial, act, unknown)
 	switch {
 	case err != nil:
 		p.finding(f, r, Error, err.Error())
@@ -188,9 +188,12 @@ func (p *program) judge(r *inventory.Resource, act *resourceActivation, f *Findi
 
 // choose picks the program without cost tracking when the resource is
 // small enough for it (program.checkFree), else the tracked one.
-func (p *program) choose(tracked, free cel.Program, bound uint64, act *resourceActivation) cel.Program {
-	if free != nil && act.size(bound) <= bound {
-		return free
+func (p *program) choose(tracked cel.Program, free *freeProgram, act *resourceActivation) cel.Program {
+	if free == nil {
+		return tracked
+	}
+	if prog, bound := free.get(); prog != nil && act.size(bound) <= bound {
+		return prog
 	}
 	return tracked
 }

@@ -304,27 +304,31 @@ func TestFreeBoundSound(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := set.byType["network.firewall"][0]
-			if p.checkFree == nil || p.checkBound <= uint64(len("network.firewall")) {
-				t.Fatalf("no untracked program (bound %d)", p.checkBound)
+			if p.checkFree == nil {
+				t.Fatal("no untracked program")
 			}
-			t.Logf("bound %d", p.checkBound)
-			n := int(p.checkBound)
+			free, bound := p.checkFree.get()
+			if free == nil || bound <= uint64(len("network.firewall")) {
+				t.Fatalf("no untracked program (bound %d)", bound)
+			}
+			t.Logf("bound %d", bound)
+			n := int(bound)
 			r := &inventory.Resource{Type: "network.firewall", ID: "fw"}
 			r.Set("rules", tt.input(n))
 			act := &resourceActivation{}
 			act.set(r.Value())
-			if got := act.size(p.checkBound); got > p.checkBound {
-				t.Fatalf("input at the bound measured %d, bound %d", got, p.checkBound)
+			if got := act.size(bound); got > bound {
+				t.Fatalf("input at the bound measured %d, bound %d", got, bound)
 			}
 			if _, _, err := p.check.Eval(act); err != nil {
 				t.Fatalf("tracked program on input at the bound %d: %v", n, err)
 			}
-			if p.choose(p.check, p.checkFree, p.checkBound, act) != p.checkFree {
+			if p.choose(p.check, p.checkFree, act) != free {
 				t.Errorf("input at the bound does not run untracked")
 			}
 			r.Set("rules", tt.input(n+1))
 			act.set(r.Value())
-			if p.choose(p.check, p.checkFree, p.checkBound, act) != p.check {
+			if p.choose(p.check, p.checkFree, act) != p.check {
 				t.Errorf("input past the bound %d runs untracked", n)
 			}
 		})
