@@ -31,6 +31,8 @@ type Set struct {
 	// their resources' native attributes are decoded (see
 	// inventory.Resource.EnsureNative).
 	native map[string]bool
+	// programs counts the programs of byType; each has its id below it.
+	programs int
 }
 
 // program is one rule compiled for one normalized type.
@@ -48,6 +50,15 @@ type program struct {
 	// tracking, for resources small enough (freeProgram); nil when pre or
 	// check is not tracked (no comprehension).
 	preFree, checkFree *freeProgram
+	// id numbers the program in its set, for the engine's per-program
+	// state.
+	id int
+	// pure is set when the precondition and the check read the resource
+	// only through the selections in keyPaths: the verdict is then a
+	// function of those attributes' values, and the engine may reuse it
+	// for another resource with the same values (verdictCache).
+	pure     bool
+	keyPaths []string
 }
 
 // freeProgram is an expression compiled without runtime cost tracking,
@@ -159,6 +170,8 @@ func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
 				errs = append(errs, &CompileError{Rule: r.ID, File: r.File, Line: r.Line, Msg: err.Error()})
 				continue
 			}
+			p.id = set.programs
+			set.programs++
 			set.byType[t] = append(set.byType[t], p)
 			if p.readsNative() {
 				set.native[t] = true
@@ -212,6 +225,8 @@ func validate(r *Rule) error {
 func (c *Compiler) compileFor(r *Rule, typ string) (*program, error) {
 	p := &program{rule: r, typ: typ}
 	var err error
+	var preSelectionsOnly bool
+	var preKeyPaths []string
 	if strings.TrimSpace(r.Precondition) != "" {
 		p.hasPrecheck = true
 		var e compiled
@@ -219,6 +234,7 @@ func (c *Compiler) compileFor(r *Rule, typ string) (*program, error) {
 			return nil, err
 		}
 		p.pre, p.partialPre, p.prePaths, p.preFree = e.prog, e.partial, e.paths, e.free
+		preSelectionsOnly, preKeyPaths = e.selectionsOnly, e.keyPaths
 	}
 	e, err := c.compileExpr(typ, "check", r.Check)
 	if err != nil {
@@ -226,6 +242,8 @@ func (c *Compiler) compileFor(r *Rule, typ string) (*program, error) {
 	}
 	p.check, p.partial, p.checkPaths, p.checkFree = e.prog, e.partial, e.paths, e.free
 	p.paths = mergePaths(p.prePaths, p.checkPaths)
+	p.pure = e.selectionsOnly && (!p.hasPrecheck || preSelectionsOnly)
+	p.keyPaths = mergePaths(preKeyPaths, e.keyPaths)
 	return p, nil
 }
 
@@ -236,6 +254,11 @@ type compiled struct {
 	// free is prog without cost tracking (freeProgram); nil when prog is
 	// not tracked.
 	free *freeProgram
+	// selectionsOnly is set when the expression reads the resource only
+	// through field selections (readsOnlySelections); keyPaths are those
+	// selections (selectionPaths with optional fields).
+	selectionsOnly bool
+	keyPaths       []string
 }
 
 func (c *Compiler) compileExpr(typ, what, expr string) (compiled, error) {
@@ -255,7 +278,11 @@ func (c *Compiler) compileExpr(typ, what, expr string) (compiled, error) {
 	if tracked {
 		opts = append(opts, cel.CostLimit(c.costLimit))
 	}
-	out := compiled{paths: resourcePaths(checked.NativeRep())}
+	out := compiled{
+		paths:          resourcePaths(checked.NativeRep()),
+		keyPaths:       selectionPaths(checked.NativeRep(), true),
+		selectionsOnly: readsOnlySelections(checked.NativeRep().Expr()),
+	}
 	var err error
 	if out.prog, err = env.Program(checked, append(opts, cel.EvalOptions(cel.OptOptimize))...); err != nil {
 		return compiled{}, fmt.Errorf("%s on %s: %w", what, typ, err)
@@ -423,9 +450,45 @@ func hasComprehension(e ast.Expr) bool {
 	return false
 }
 
+// readsOnlySelections reports whether every use of `resource` in e is the
+// operand of a field selection (resource.x, has(resource.x)), so that the
+// paths resourcePaths lists are everything e reads of the resource. A bare
+// `resource` (passed whole to a function, selected optionally with .?x,
+// iterated over), a loop variable named resource or a struct literal makes
+// it false.
+func readsOnlySelections(e ast.Expr) bool {
+	total, selected, opaque := 0, 0, false
+	ast.PreOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		switch x.Kind() {
+		case ast.IdentKind:
+			if x.AsIdent() == "resource" {
+				total++
+			}
+		case ast.SelectKind:
+			if op := x.AsSelect().Operand(); op.Kind() == ast.IdentKind && op.AsIdent() == "resource" {
+				selected++
+			}
+		case ast.StructKind:
+			opaque = true
+		case ast.ComprehensionKind:
+			// A loop variable named resource hides the resource: its
+			// selections are not the resource's.
+			if c := x.AsComprehension(); c.IterVar() == "resource" || c.IterVar2() == "resource" || c.AccuVar() == "resource" {
+				opaque = true
+			}
+		}
+	}))
+	return total == selected && !opaque
+}
+
 // resourcePaths lists the attribute paths an expression reads from
 // `resource`, longest selections only, for evidence and unknown detection.
-func resourcePaths(a *ast.AST) []string {
+func resourcePaths(a *ast.AST) []string { return selectionPaths(a, false) }
+
+// selectionPaths is resourcePaths; with optional, an optional selection
+// of a literal field (resource.tags.?classification) counts as reading that
+// field, not the whole object (verdictCache keys).
+func selectionPaths(a *ast.AST, optional bool) []string {
 	set := map[string]bool{}
 	var visit func(e ast.Expr, parentSelects bool)
 	visit = func(e ast.Expr, parentSelects bool) {
@@ -443,7 +506,7 @@ func resourcePaths(a *ast.AST) []string {
 			if c.IsMemberFunction() {
 				visit(c.Target(), false)
 			}
-			if c.FunctionName() == "_[_]" && len(c.Args()) == 2 {
+			if (c.FunctionName() == "_[_]" || optional && c.FunctionName() == "_?._") && len(c.Args()) == 2 {
 				// resource.tags["x"] reads the tag x.
 				if p, ok := selectPath(c.Args()[0]); ok && c.Args()[1].Kind() == ast.LiteralKind {
 					if s, ok := c.Args()[1].AsLiteral().Value().(string); ok {

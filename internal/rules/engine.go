@@ -2,7 +2,9 @@ package rules
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -65,6 +67,7 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 			var f Finding
 			checks, passed := 0, 0
 			act := &resourceActivation{}
+			cache := newVerdictCache(s.programs)
 			for {
 				if ctx.Err() != nil {
 					break
@@ -86,7 +89,7 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 					}
 					act.set(r.Value())
 					for _, p := range progs {
-						found, counted := p.judge(r, act, &f)
+						found, counted := cache.judge(p, r, act, &f)
 						if !counted {
 							continue
 						}
@@ -136,6 +139,146 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 	s.sortFindings(res.Findings)
 	return res, nil
 }
+
+// verdictCache remembers, per program, the verdicts of resources by the
+// values of the attributes the program reads, so that the many resources
+// of a large estate that share their settings are judged once. It is used
+// only for pure programs (program.pure), only when every attribute read
+// is absent or a scalar, and never for a resource with values known only
+// after apply. One worker owns it: no locking.
+type verdictCache struct {
+	byProgram []map[string]verdict
+	stats     []cacheStats
+	key       []byte
+}
+
+// cacheStats counts a program's lookups; a program whose resources share
+// too few settings for the cache to pay stops using it (judge).
+type cacheStats struct {
+	lookups, hits int
+	off           bool
+}
+
+// verdict is what judge decided, without what belongs to the resource
+// (its evidence, the resource itself).
+type verdict struct {
+	found, counted bool
+	status         Status
+	message        string
+}
+
+// cacheTrial is how many lookups a program's cache gets before judge
+// decides whether it pays.
+const cacheTrial = 1024
+
+// verdictsPerProgram bounds each program's cache: beyond it, settings are
+// too varied for the cache to pay.
+const verdictsPerProgram = 4096
+
+func newVerdictCache(programs int) *verdictCache {
+	return &verdictCache{byProgram: make([]map[string]verdict, programs), stats: make([]cacheStats, programs)}
+}
+
+// judge is program.judge, answered from the cache when it can be.
+func (c *verdictCache) judge(p *program, r *inventory.Resource, act *resourceActivation, f *Finding) (found, counted bool) {
+	st := &c.stats[p.id]
+	if !p.pure || st.off || len(p.unknownPaths(r)) > 0 {
+		return p.judge(r, act, f)
+	}
+	key, ok := appendVerdictKey(c.key[:0], act.value, p.keyPaths)
+	c.key = key
+	if !ok {
+		return p.judge(r, act, f)
+	}
+	m := c.byProgram[p.id]
+	st.lookups++
+	if v, hit := m[string(key)]; hit {
+		st.hits++
+		if v.found {
+			p.finding(f, r, v.status, v.message)
+		}
+		return v.found, v.counted
+	}
+	if st.lookups >= cacheTrial && st.hits < st.lookups/4 {
+		// Fewer than one resource in four shares its settings with one
+		// seen before: building keys costs more than it saves.
+		st.off, c.byProgram[p.id] = true, nil
+	}
+	found, counted = p.judge(r, act, f)
+	if m == nil {
+		m = map[string]verdict{}
+		c.byProgram[p.id] = m
+	}
+	if len(m) < verdictsPerProgram {
+		v := verdict{found: found, counted: counted}
+		if found {
+			v.status, v.message = f.Status, f.Message
+		}
+		m[string(key)] = v
+	}
+	return found, counted
+}
+
+// appendVerdictKey appends to b an encoding of the values at paths in the
+// resource's value, each absent, null, a bool, a number or a string; ok is
+// false when one is anything else (a list, a map), which the cache does
+// not compare.
+func appendVerdictKey(b []byte, value map[string]any, paths []string) ([]byte, bool) {
+	for _, path := range paths {
+		var cur any = value
+		for path != "" {
+			seg, rest, _ := strings.Cut(path, ".")
+			path = rest
+			switch m := cur.(type) {
+			case map[string]any:
+				v, ok := m[seg]
+				if !ok {
+					cur = absent{}
+					path = ""
+					continue
+				}
+				cur = v
+			case map[string]string:
+				v, ok := m[seg]
+				if !ok {
+					cur = absent{}
+					path = ""
+					continue
+				}
+				cur = v
+			default:
+				return b, false
+			}
+		}
+		switch v := cur.(type) {
+		case absent:
+			b = append(b, 'A')
+		case nil:
+			b = append(b, 'N')
+		case bool:
+			if v {
+				b = append(b, 'T')
+			} else {
+				b = append(b, 'F')
+			}
+		case int64:
+			b = binary.LittleEndian.AppendUint64(append(b, 'I'), uint64(v))
+		case int:
+			b = binary.LittleEndian.AppendUint64(append(b, 'i'), uint64(v))
+		case float64:
+			b = binary.LittleEndian.AppendUint64(append(b, 'D'), math.Float64bits(v))
+		case string:
+			b = binary.AppendUvarint(append(b, 'S'), uint64(len(v)))
+			b = append(b, v...)
+		default:
+			return b, false
+		}
+	}
+	return b, true
+}
+
+// absent marks an attribute path with nothing at it.
+type absent struct{}
 
 // findingBlock is how many findings a worker keeps in one block.
 const findingBlock = 4096
@@ -262,7 +405,9 @@ func (p *program) finding(f *Finding, r *inventory.Resource, st Status, msg stri
 
 func lookupValue(m map[string]any, path string) (any, bool) {
 	var cur any = m
-	for _, part := range strings.Split(path, ".") {
+	for path != "" {
+		var part string
+		part, path, _ = strings.Cut(path, ".")
 		mm, ok := cur.(map[string]any)
 		if !ok {
 			return nil, false

@@ -1,0 +1,182 @@
+package rules
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/hoheit/hoheit/bench/gen/plan"
+	"github.com/hoheit/hoheit/internal/source/terraform"
+	"github.com/hoheit/hoheit/policies"
+)
+
+// TestVerdictCacheSameFindings evaluates the embedded packs over a
+// generated multi-cloud plan with the engine, which reuses verdicts, and
+// judges every (rule, resource) pair afresh: the findings are the same,
+// and the cache was used.
+func TestVerdictCacheSameFindings(t *testing.T) {
+	var buf bytes.Buffer
+	if err := plan.Write(&buf, 3000, 7); err != nil {
+		t.Fatal(err)
+	}
+	e, err := terraform.Parse("plan.json", buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Finalize()
+	var rs []*Rule
+	for _, p := range policies.Packs {
+		r, err := LoadFS(policies.FS, p, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r...)
+	}
+	c, err := NewCompiler(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.Compile(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := set.Evaluate(context.Background(), e, EvalOptions{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Finding{}
+	for _, f := range res.Findings {
+		got[f.Rule.ID+" "+f.Resource.Address] = f
+	}
+	want := map[string]Finding{}
+	checks := 0
+	act := &resourceActivation{}
+	for _, r := range e.Resources {
+		act.set(r.Value())
+		for _, p := range set.byType[r.Type] {
+			var f Finding
+			found, counted := p.judge(r, act, &f)
+			if counted {
+				checks++
+			}
+			if found {
+				want[p.rule.ID+" "+r.Address] = f
+			}
+		}
+	}
+	if checks != res.Checks || len(got) != len(want) {
+		t.Fatalf("engine: %d checks, %d findings; judged afresh: %d checks, %d findings", res.Checks, len(got), checks, len(want))
+	}
+	for k, w := range want {
+		g := got[k]
+		if g.Status != w.Status || g.Message != w.Message || !reflect.DeepEqual(g.Evidence, w.Evidence) {
+			t.Errorf("%s: engine %s %q %v, afresh %s %q %v", k, g.Status, g.Message, g.Evidence, w.Status, w.Message, w.Evidence)
+		}
+	}
+	// The packs' rules read scalars mostly: the generated plan repeats its
+	// settings, so most verdicts come from the cache.
+	cache := newVerdictCache(set.programs)
+	hits, lookups := 0, 0
+	for _, r := range e.Resources {
+		act.set(r.Value())
+		for _, p := range set.byType[r.Type] {
+			var f Finding
+			cache.judge(p, r, act, &f)
+		}
+	}
+	for _, st := range cache.stats {
+		hits, lookups = hits+st.hits, lookups+st.lookups
+	}
+	if lookups == 0 || hits < lookups/2 {
+		t.Errorf("cache: %d hits in %d lookups", hits, lookups)
+	}
+}
+
+// TestVerdictKey checks the key tells apart every value a rule could tell
+// apart, and refuses values it does not compare.
+func TestVerdictKey(t *testing.T) {
+	values := []any{absentValue, nil, false, true, "", "a", "A", int64(0), int64(1), 0, 1, 0.0, 1.0, "1"}
+	seen := map[string]string{}
+	for _, v := range values {
+		m := map[string]any{"b": "x"}
+		if v != absentValue {
+			m["a"] = v
+		}
+		k, ok := appendVerdictKey(nil, m, []string{"a", "b"})
+		if !ok {
+			t.Fatalf("%#v: no key", v)
+		}
+		name := fmt.Sprintf("%#v", v)
+		if prev, dup := seen[string(k)]; dup {
+			t.Errorf("%s and %s have the same key", prev, name)
+		}
+		seen[string(k)] = name
+	}
+	tests := []struct {
+		name  string
+		value map[string]any
+		path  string
+		ok    bool
+	}{
+		{"nested scalar", map[string]any{"a": map[string]any{"b": true}}, "a.b", true},
+		{"absent parent", map[string]any{}, "a.b", true},
+		{"tag", map[string]any{"tags": map[string]string{"x": "1"}}, "tags.x", true},
+		{"list", map[string]any{"a": []any{1}}, "a", false},
+		{"map", map[string]any{"a": map[string]any{}}, "a", false},
+		{"tags whole", map[string]any{"tags": map[string]string{}}, "tags", false},
+		{"through a list", map[string]any{"a": []any{}}, "a.b", false},
+	}
+	for _, tt := range tests {
+		if _, ok := appendVerdictKey(nil, tt.value, []string{tt.path}); ok != tt.ok {
+			t.Errorf("%s: ok = %v, want %v", tt.name, ok, tt.ok)
+		}
+	}
+	// Strings are length-prefixed: "ab","c" is not "a","bc".
+	k1, _ := appendVerdictKey(nil, map[string]any{"x": "ab", "y": "c"}, []string{"x", "y"})
+	k2, _ := appendVerdictKey(nil, map[string]any{"x": "a", "y": "bc"}, []string{"x", "y"})
+	if bytes.Equal(k1, k2) {
+		t.Error("adjacent strings run together in the key")
+	}
+}
+
+// absentValue stands for a key left out of the map in TestVerdictKey.
+var absentValue = &struct{}{}
+
+// TestReadsOnlySelections checks which expressions the engine may reuse
+// verdicts for: those that read the resource only through selections.
+func TestReadsOnlySelections(t *testing.T) {
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{`resource.public`, true},
+		{`has(resource.encryption.at_rest) && resource.encryption.at_rest.enabled`, true},
+		{`resource.tags.?classification.orValue("") == "x"`, true},
+		{`resource.tags["owner"] != ""`, true},
+		{`resource.rules.exists(r, r.port_from <= 22)`, true},
+		{`[resource].size() == 1`, false},
+		{`resource.?public.orValue(false)`, false},
+		{`[resource].exists(x, x.public)`, false},
+		{`resource.rules.exists(resource, resource.port_from <= 22)`, false},
+	}
+	c, err := NewCompiler(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		ast, iss := c.envs["network.firewall"].Compile(tt.expr)
+		if iss != nil && iss.Err() != nil {
+			// Some are only valid on another type; the firewall has rules,
+			// the bucket public and encryption.
+			ast, iss = c.envs["object_storage.bucket"].Compile(tt.expr)
+			if iss != nil && iss.Err() != nil {
+				t.Fatalf("%s: %v", tt.expr, iss.Err())
+			}
+		}
+		if got := readsOnlySelections(ast.NativeRep().Expr()); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+}
