@@ -11,6 +11,8 @@ type configResource struct {
 	// expressions is where the block's expressions are in the file; a
 	// worker decodes them when it maps the block's resources, so the
 	// configuration of a large plan is never held decoded all at once.
+	// They are checked as strictly as decoding them would when the
+	// configuration is read, once for every instance of the block.
 	expressions span
 	providerKey string
 }
@@ -146,8 +148,9 @@ func readConfig(d *decoder) (*configIndex, error) {
 						cr.providerKey, err = bd.readString()
 					case "expressions":
 						// capture reads offsets in the block; the worker
-						// decodes from the whole file.
-						cr.expressions, err = capture(bd)
+						// decodes from the whole file. Checked here, once,
+						// rather than by each instance's worker.
+						cr.expressions, err = captureValid(bd)
 						cr.expressions.start += b.at.start
 						cr.expressions.end += b.at.start
 					default:

@@ -523,12 +523,9 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	}
 	key := n.Provider
 	if cr, ok := cfg.resources[configAddress(n.Address)]; ok {
-		// Validated now, decoded when first read (lazyConfig).
+		// Validated when the configuration was read (captureValid),
+		// decoded when first read (lazyConfig).
 		if cr.expressions.ok() {
-			if err := w.validate(cr.expressions); err != nil {
-				rec.err = err
-				return
-			}
 			n.lazy = lazyConfig{data: w.p.data, at: cr.expressions}
 		} else {
 			n.Config = map[string]any{}
@@ -604,14 +601,6 @@ func (w *worker) decodeUnknowns(sp span) (map[string]any, error) {
 	v, _, err := w.d.unknowns(sp.depth)
 	m, _ := v.(map[string]any)
 	return m, err
-}
-
-// validate checks the value at sp as strictly as decode would, without
-// building it.
-func (w *worker) validate(sp span) error {
-	w.d.reset(w.p.data[sp.start:sp.end], sp.start)
-	w.d.depth = sp.depth
-	return w.d.validate()
 }
 
 func (p *parser) walk(send func(*record), useChanges bool) error {
@@ -739,6 +728,19 @@ func (p *parser) walkModule(d *decoder, path string, send func(*record)) error {
 
 // capture records where the value at the decoder's position is and skips
 // it; only objects are kept.
+// captureValid is capture, checking the value as strictly as decoding it
+// would.
+func captureValid(d *decoder) (span, error) {
+	start, depth := d.pos, d.depth
+	if err := d.validate(); err != nil {
+		return span{}, err
+	}
+	if d.data[start] != '{' {
+		return span{}, nil
+	}
+	return span{start, d.pos, depth}, nil
+}
+
 func capture(d *decoder) (span, error) {
 	start, depth := d.pos, d.depth
 	if err := d.skipFast(); err != nil {
