@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hoheit/hoheit/internal/gctune"
 	"github.com/hoheit/hoheit/internal/inventory"
 	"github.com/hoheit/hoheit/internal/report"
 	"github.com/hoheit/hoheit/internal/rules"
@@ -29,6 +30,9 @@ import (
 	"github.com/hoheit/hoheit/internal/source/terraform"
 	"github.com/hoheit/hoheit/policies"
 )
+
+// scanHeapBudget is internal/cli's budget for `hoheit scan`'s heap.
+const scanHeapBudget = 896 << 20
 
 func main() {
 	if err := run(); err != nil {
@@ -121,12 +125,18 @@ func run() error {
 	}); err != nil {
 		return err
 	}
-	data = nil
+	data, estate = nil, nil
+	runtime.GC()
 	// The CLI reads through source.Read, which adds detection, merging of
 	// inputs and what it does to the estate after parsing; time it too, and
-	// evaluate its estate, as the CLI does.
+	// evaluate its estate, as the CLI does: from here on the collector is
+	// paced as `hoheit scan` paces it (internal/gctune, the mapped input
+	// counted while resident), and the attributes are released before the
+	// report.
+	gc := gctune.Start(scanHeapBudget, 50)
+	defer gc.Stop()
 	if err := measure("source.Read", func() (err error) {
-		estate, err = source.Read(ctx, []string{*planPath}, source.Options{MaxInputSize: 1 << 40})
+		estate, err = source.Read(ctx, []string{*planPath}, source.Options{MaxInputSize: 1 << 40, Mapped: gc.AddExternal})
 		return err
 	}); err != nil {
 		return err
@@ -147,6 +157,7 @@ func run() error {
 		}
 	}
 
+	estate.ReleaseAttributes()
 	if err := measure("report", func() error {
 		return report.Write(ctx, io.Discard, "json", res, report.Options{ToolVersion: "bench", Now: time.Now})
 	}); err != nil {
