@@ -108,16 +108,3 @@ func (a *findingAppender) appendFindingsOf(b []byte, d *document, lo, hi int) ([
 	return b, nil
 }
 
-func (a *findingAppender) appendFindings(b []byte, fs []finding, first int) ([]byte, error) {
-	for n := range fs {
-		if first+n > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, "\n    "...)
-		var err error
-		if b, err = a.appendFinding(b, &fs[n]); err != nil {
-			return b, fmt.Errorf("encoding JSON finding %d: %w", first+n, err)
-		}
-	}
-	return b, nil
-}
