@@ -1136,7 +1136,7 @@ func unknownBelow(n *native, path string) bool {
 	if n.unknown(path) {
 		return true
 	}
-	return anyTrue(lookup(n.Unknown, path), 0)
+	return anyTrue(n.lookupUnknown(path), 0)
 }
 
 func anyTrue(v any, depth int) bool {

@@ -21,8 +21,11 @@ type native struct {
 	Values map[string]any
 	obj    *object
 	// Unknown mirrors Values' shape with true where the value is known only
-	// after apply (the plan's change.after_unknown).
+	// after apply (the plan's change.after_unknown). The reader leaves it
+	// in the file instead (unk) until trim keeps what later steps read;
+	// read it with unknown and unknownBelow.
 	Unknown map[string]any
+	unk     *object
 	// Config holds the configuration's expressions for this resource:
 	// attribute -> {"references": [...]} or {"constant_value": ...}. The
 	// reader leaves them in the file instead (lazy, rawConfig).
@@ -105,6 +108,16 @@ func (n *native) get(key string) any {
 	return n.Values[key]
 }
 
+// lookupUnknown returns what after_unknown holds at a dotted path, nil if
+// nothing.
+func (n *native) lookupUnknown(path string) any {
+	if n.unk != nil {
+		k, rest := cutDot(path)
+		return lookup(n.unk.unknownAt(k), rest)
+	}
+	return lookup(n.Unknown, path)
+}
+
 // lookup returns the value at a dotted path of the planned values, nil if
 // absent.
 func (n *native) lookup(path string) any {
@@ -170,6 +183,15 @@ func (n *native) has(path string) bool { return n.lookup(path) != nil }
 // only after apply.
 func (n *native) unknown(path string) bool {
 	var cur any = n.Unknown
+	if n.unk != nil {
+		// The first step is taken in the located object; a false or a
+		// subtree without a true answers "known".
+		var k string
+		k, path = cutDot(path)
+		if cur = n.unk.unknownAt(k); cur == nil {
+			return false
+		}
+	}
 	for path != "" {
 		if b, ok := cur.(bool); ok {
 			return b

@@ -1,6 +1,9 @@
 package terraform
 
-import "sync"
+import (
+	"bytes"
+	"sync"
+)
 
 // object is a resource's planned values as the worker finds them: every
 // field located and checked (as strictly as decoding would), scalars
@@ -65,6 +68,28 @@ func (o *object) decodeAll() {
 			o.get(f.key)
 		}
 	}
+}
+
+// unknownAt is get for an after_unknown: a container with no true in it
+// says nothing is unknown, and is answered as nil without being decoded
+// (most are empty blocks, [{}]). A container whose bytes hold "true"
+// anywhere is decoded, so no true is ever missed.
+func (o *object) unknownAt(key string) any {
+	if o == nil {
+		return nil
+	}
+	for i := len(o.fields) - 1; i >= 0; i-- {
+		f := &o.fields[i]
+		if f.key != key {
+			continue
+		}
+		if f.at.ok() && !bytes.Contains(o.data[f.at.start:f.at.end], []byte("true")) {
+			return nil
+		}
+		v, _ := o.get(key)
+		return v
+	}
+	return nil
 }
 
 // index reads the object at the decoder's position into an object; a

@@ -228,7 +228,22 @@ func trim(rec *record, keys []string) {
 	} else {
 		n.Values = keepKeys(n.Values, keys)
 	}
-	n.Unknown, n.Config = keepKeys(n.Unknown, keys), keepKeys(n.Config, keys)
+	if n.unk != nil {
+		// Only the kept keys that say something is unknown.
+		var kept map[string]any
+		for _, k := range keys {
+			if v := n.unk.unknownAt(k); anyTrue(v, 0) {
+				if kept == nil {
+					kept = make(map[string]any, 2)
+				}
+				kept[k] = v
+			}
+		}
+		n.Unknown, n.unk = kept, nil
+	} else {
+		n.Unknown = keepKeys(n.Unknown, keys)
+	}
+	n.Config = keepKeys(n.Config, keys)
 	if n.lazy.data != nil {
 		n.lazy.keep = keys
 	}
@@ -457,6 +472,7 @@ type worker struct {
 	p       *parser
 	d       *decoder
 	fields  []field // index's scratch
+	ufields []field // indexUnknowns' scratch
 	regions map[*configIndex]map[string]providerConfig
 	// natives is the block the worker copies mapped resources' planned
 	// values into (keepJSON).
@@ -495,18 +511,19 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 			return
 		}
 		defer w.detach(rec, values)
-		unknown, err := w.decodeUnknowns(rec.unknown)
+		unknown, err := w.indexUnknowns(rec.unknown)
 		if err != nil {
 			rec.err = err
 			return
 		}
+		defer w.detachUnknowns(rec, unknown)
 		rec.n = &native{
 			Address:  rec.address,
 			Type:     rec.typ,
 			Name:     rec.name,
 			Provider: providerShortName(rec.provider, rec.typ),
 			obj:      values,
-			Unknown:  unknown,
+			unk:      unknown,
 			Location: inventory.Location{File: w.p.file, Line: rec.line, Path: rec.path},
 		}
 	}
@@ -590,17 +607,36 @@ func (w *worker) detach(rec *record, o *object) {
 	w.fields = w.fields[:0]
 }
 
-// decodeUnknowns decodes the after_unknown at sp, pruned to what says
-// something is unknown (decoder.unknowns); nil when nothing is.
-func (w *worker) decodeUnknowns(sp span) (map[string]any, error) {
+// indexUnknowns locates the after_unknown at sp as index locates the
+// planned values, in the worker's second scratch (detachUnknowns); nil when
+// there is none. Its containers are decoded only when a mapper asks about
+// them: most are empty blocks, and the few answers that matter are kept by
+// trim.
+func (w *worker) indexUnknowns(sp span) (*object, error) {
 	if !sp.ok() {
 		return nil, nil
 	}
 	w.d.reset(w.p.data[sp.start:sp.end], sp.start)
 	w.d.depth = sp.depth
-	v, _, err := w.d.unknowns(sp.depth)
-	m, _ := v.(map[string]any)
-	return m, err
+	return w.d.index(w.p.data, &w.ufields)
+}
+
+// detachUnknowns is detach for the after_unknown.
+func (w *worker) detachUnknowns(rec *record, o *object) {
+	if o != nil && rec.n != nil && rec.n.unk == o && len(o.fields) > 0 {
+		// Kept for joiners and lenders, read after this part of the file
+		// is released: what can say "unknown" is decoded now, the rest
+		// dropped.
+		kept := o.fields[:0:0]
+		for _, f := range o.fields {
+			if v := o.unknownAt(f.key); anyTrue(v, 0) {
+				kept = append(kept, field{key: f.key, v: v})
+			}
+		}
+		o.fields = kept
+	}
+	clear(w.ufields)
+	w.ufields = w.ufields[:0]
 }
 
 func (p *parser) walk(send func(*record), useChanges bool) error {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hoheit/hoheit/bench/gen/plan"
+	"github.com/hoheit/hoheit/internal/inventory"
 )
 
 // TestValidateMatchesDecode checks that validate, which the reader runs on
@@ -48,11 +49,12 @@ func TestValidateMatchesDecode(t *testing.T) {
 	}
 }
 
-// TestUnknownsPruned checks that the pruned after_unknown answers
-// native.unknown and unknownBelow as the whole one does, on every path of
-// hand-made values and of the bench generator's plan, and fails as value
-// does on malformed input.
-func TestUnknownsPruned(t *testing.T) {
+// TestUnknownsLocated checks that the after_unknown the workers locate in
+// the file (indexUnknowns) answers native.unknown and unknownBelow as the
+// decoded one does, on every path of hand-made values and of the bench
+// generator's plan, that what trim keeps of it answers the same for the
+// kept keys, and that it fails as decoding does on malformed input.
+func TestUnknownsLocated(t *testing.T) {
 	docs := []string{
 		`{}`, `{"a": true}`, `{"a": false, "b": {}}`, `{"a": [false, true, false], "b": [{}, {"c": true}], "d": [[], [false]]}`,
 		`{"tags": {}, "x": [{"y": [{"z": false}]}], "w": [true], "v": {"u": {"t": true}}, "s": null, "r": "str", "q": 1}`,
@@ -79,23 +81,43 @@ func TestUnknownsPruned(t *testing.T) {
 		d1 := newDecoder([]byte(doc))
 		full, err1 := d1.value()
 		d2 := newDecoder([]byte(doc))
-		pruned, _, err2 := d2.unknowns(0)
+		var scratch []field
+		located, err2 := d2.index([]byte(doc), &scratch)
 		if (err1 == nil) != (err2 == nil) || err1 != nil && err1.Error() != err2.Error() {
-			t.Errorf("%s: value says %v, unknowns %v", doc, err1, err2)
+			t.Errorf("%s: value says %v, index %v", doc, err1, err2)
 			continue
 		}
 		if err1 != nil {
 			continue
 		}
 		fm, _ := full.(map[string]any)
-		pm, _ := pruned.(map[string]any)
-		nf, np := &native{Unknown: fm}, &native{Unknown: pm}
-		for _, path := range allPaths(full, "") {
-			if a, b := nf.unknown(path), np.unknown(path); a != b {
-				t.Errorf("%s: unknown(%q) is %v whole, %v pruned", doc, path, a, b)
+		nf, nl := &native{Unknown: fm}, &native{unk: located}
+		paths := allPaths(full, "")
+		for _, path := range paths {
+			if a, b := nf.unknown(path), nl.unknown(path); a != b {
+				t.Errorf("%s: unknown(%q) is %v decoded, %v located", doc, path, a, b)
 			}
-			if a, b := unknownBelow(nf, path), unknownBelow(np, path); a != b {
-				t.Errorf("%s: unknownBelow(%q) is %v whole, %v pruned", doc, path, a, b)
+			if a, b := unknownBelow(nf, path), unknownBelow(nl, path); a != b {
+				t.Errorf("%s: unknownBelow(%q) is %v decoded, %v located", doc, path, a, b)
+			}
+		}
+		// trim keeps the answers for the kept keys (all of them here).
+		var keys []string
+		for k := range fm {
+			keys = append(keys, k)
+		}
+		nk := &native{unk: located}
+		rec := &record{values: span{0, 1, 0}, n: nk, r: &inventory.Resource{}}
+		trim(rec, keys)
+		if nk.unk != nil {
+			t.Fatalf("%s: trim kept the located unknowns", doc)
+		}
+		for _, path := range paths {
+			if a, b := nf.unknown(path), nk.unknown(path); a != b {
+				t.Errorf("%s: unknown(%q) is %v decoded, %v trimmed", doc, path, a, b)
+			}
+			if a, b := unknownBelow(nf, path), unknownBelow(nk, path); a != b {
+				t.Errorf("%s: unknownBelow(%q) is %v decoded, %v trimmed", doc, path, a, b)
 			}
 		}
 	}
