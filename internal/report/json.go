@@ -107,4 +107,3 @@ func (a *findingAppender) appendFindingsOf(b []byte, d *document, lo, hi int) ([
 	}
 	return b, nil
 }
-
