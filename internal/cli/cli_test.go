@@ -96,6 +96,9 @@ func TestScanExitCodes(t *testing.T) {
 		{"no path", estateWith("customer", ""), []string{"scan"}, ExitUsage, "requires at least 1 arg"},
 		{"unknown flag", estateWith("customer", ""), []string{"scan", "x", "--nope"}, ExitUsage, "unknown flag"},
 		{"unknown pack", estateWith("customer", ""), []string{"scan", "x", "--pack", "pci"}, ExitUsage, `unknown pack "pci"`},
+		// The rules compile while the inputs are read; their error is the
+		// one reported.
+		{"rules fail before inputs", nil, []string{"scan", "x", "--pack", "pci"}, ExitUsage, `unknown pack "pci"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
