@@ -150,8 +150,14 @@ type parser struct {
 	variables, lateVariables map[string]any
 
 	// plannedAt finds a planned_values resource by address, so a resource
-	// read from resource_changes is located where its planned values are.
-	plannedAt map[string]*record
+	// read from resource_changes is located where its planned values are;
+	// nplanned counts them. With resource_changes in the file nothing else
+	// of planned_values is kept.
+	plannedAt map[string]plannedPos
+	nplanned  int
+	// plannedValues is where planned_values is, walked again for its
+	// resources when resource_changes turns out to have none.
+	plannedValues span
 
 	// lines locates resources in a pretty-printed file; nil for a file on
 	// one line, where a JSON path says more than "line 1".
@@ -656,15 +662,17 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 		case "planned_values":
 			p.kind = KindPlan
 			if useChanges {
-				p.plannedAt = map[string]*record{}
+				p.plannedAt = map[string]plannedPos{}
 			}
 			start := d.pos
+			p.plannedValues = span{start: start, depth: d.depth}
 			err := p.walkValues(d, "planned_values", func(rec *record) {
 				if !useChanges {
 					sent = true
 					send(rec)
 				}
 			})
+			p.plannedValues.end = d.pos
 			if err == nil && useChanges && p.release != nil {
 				// Only where the resources are was read from it; their
 				// values are taken from resource_changes.
@@ -795,7 +803,17 @@ func (p *parser) lineAt(off int) int {
 	return p.lines.At(off)
 }
 
+// plannedPos is where a resource is in planned_values: its order, line and
+// JSON path.
+type plannedPos struct {
+	seq, line int
+	path      string
+}
+
 func (p *parser) walkResource(d *decoder, path string, send func(*record)) error {
+	if p.plannedAt != nil {
+		return p.locateResource(d, path)
+	}
 	r := &record{path: path, line: p.lineAt(d.pos)}
 	err := d.fields(func(k []byte) error {
 		var err error
@@ -821,12 +839,39 @@ func (p *parser) walkResource(d *decoder, path string, send func(*record)) error
 		return err
 	}
 	if r.mode == "managed" && r.typ != "" && r.address != "" {
-		r.seq = len(p.planned)
+		r.seq = p.nplanned
+		p.nplanned++
 		p.planned = append(p.planned, r)
-		if p.plannedAt != nil {
-			p.plannedAt[r.address] = r
-		}
 		send(r)
+	}
+	return nil
+}
+
+// locateResource is walkResource for a plan whose resources are read from
+// resource_changes: it notes only where the resource is.
+func (p *parser) locateResource(d *decoder, path string) error {
+	line := p.lineAt(d.pos)
+	var address, mode, typ string
+	err := d.fields(func(k []byte) error {
+		var err error
+		switch string(k) {
+		case "address":
+			address, err = d.readString()
+		case "mode":
+			mode, err = d.readString()
+		case "type":
+			typ, err = d.readString()
+		default:
+			err = d.skipFast()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if mode == "managed" && typ != "" && address != "" {
+		p.plannedAt[address] = plannedPos{seq: p.nplanned, line: line, path: path}
+		p.nplanned++
 	}
 	return nil
 }
@@ -870,8 +915,8 @@ func (p *parser) walkChanges(d *decoder, send func(*record)) error {
 		})
 		// Deleted, forgotten and deposed objects have no planned values.
 		if err == nil && r.mode == "managed" && !r.deposed && r.values.ok() && r.typ != "" && r.address != "" {
-			r.seq = len(p.planned) + i
-			if pr := p.plannedAt[r.address]; pr != nil {
+			r.seq = p.nplanned + i
+			if pr, ok := p.plannedAt[r.address]; ok {
 				r.path, r.line, r.seq = pr.path, pr.line, pr.seq
 			}
 			p.changes = append(p.changes, r)
@@ -884,6 +929,16 @@ func (p *parser) walkChanges(d *decoder, send func(*record)) error {
 // build finishes what the workers could not (all of it, when the
 // configuration guess failed), then joins the split resources.
 func (p *parser) build() (*inventory.Estate, error) {
+	if len(p.changes) == 0 && p.plannedAt != nil && p.nplanned > 0 {
+		// "resource_changes" was in the file but held no resources: take
+		// them from planned_values after all (the workers map them below).
+		d := newDecoder(p.data)
+		d.pos, d.depth = p.plannedValues.start, p.plannedValues.depth
+		p.plannedAt, p.nplanned = nil, 0
+		if err := p.walkValues(d, "planned_values", func(*record) {}); err != nil {
+			return nil, p.wrap(err)
+		}
+	}
 	recs := p.planned
 	if len(p.changes) > 0 {
 		recs = p.changes

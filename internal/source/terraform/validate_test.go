@@ -148,3 +148,38 @@ func allPaths(v any, prefix string) []string {
 	}
 	return out
 }
+
+// TestEmptyResourceChanges checks a plan whose resource_changes holds
+// nothing (or whose text merely mentions it) still yields the resources of
+// planned_values, in their order.
+func TestEmptyResourceChanges(t *testing.T) {
+	var buf bytes.Buffer
+	if err := plan.Write(&buf, 60, 3); err != nil {
+		t.Fatal(err)
+	}
+	want, err := Parse("plan.json", buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["resource_changes"] = []any{}
+	empty, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse("plan.json", empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Resources) == 0 || len(got.Resources) != len(want.Resources) {
+		t.Fatalf("%d resources without resource_changes, %d with", len(got.Resources), len(want.Resources))
+	}
+	for i, r := range got.Resources {
+		if r.Address != want.Resources[i].Address || r.Source.Path != want.Resources[i].Source.Path {
+			t.Errorf("resource %d: %s at %s, want %s at %s", i, r.Address, r.Source.Path, want.Resources[i].Address, want.Resources[i].Source.Path)
+		}
+	}
+}
