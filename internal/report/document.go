@@ -193,8 +193,9 @@ type finding struct {
 	// rule and resource.
 	detail string
 	// defaultMessage is set, and Message empty, when the sentence is to be
-	// built where it is written (newFindingNoMessage).
-	defaultMessage bool
+	// built where it is written (newFindingNoMessage); streamed, when the
+	// fingerprint is.
+	defaultMessage, streamed bool
 }
 
 // key is how the finding names its resource to a person: the Terraform
@@ -440,12 +441,13 @@ func newFinding(f rules.Finding) finding {
 	if out.defaultMessage {
 		out.Message, out.defaultMessage = defaultMessage(&out), false
 	}
+	out.Fingerprint, out.streamed = fingerprint(out.RuleID, out.Resource), false
 	return out
 }
 
-// newFindingNoMessage is newFinding without the default message, which
-// the JSON writer builds in place: Message is empty when the engine gave
-// none.
+// newFindingNoMessage is newFinding without the default message and the
+// fingerprint, which the JSON writer builds in place (streamed): Message is
+// empty when the engine gave none, Fingerprint always.
 func newFindingNoMessage(f rules.Finding) finding {
 	out := finding{
 		Status:     string(f.Status),
@@ -494,7 +496,7 @@ func newFindingNoMessage(f rules.Finding) finding {
 	}
 	out.detail = f.Message
 	out.defaultMessage = f.Message == ""
-	out.Fingerprint = fingerprint(out.RuleID, out.Resource)
+	out.streamed = true
 	return out
 }
 
@@ -538,6 +540,12 @@ func appendDefaultMessage(b []byte, f *finding) []byte {
 // the line, which moves when a file is edited, so SARIF consumers and
 // ticketing systems see the same finding as the same finding.
 func fingerprint(ruleID string, r resourceRef) string {
+	var hexSum [32]byte
+	return string(appendFingerprint(hexSum[:0], ruleID, r))
+}
+
+// appendFingerprint appends the fingerprint's 32 hex digits to dst.
+func appendFingerprint(dst []byte, ruleID string, r resourceRef) []byte {
 	name := r.Address
 	if name == "" {
 		name = r.ID
@@ -550,7 +558,7 @@ func fingerprint(ruleID string, r resourceRef) string {
 		b = append(append(b, part...), 0)
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return hex.AppendEncode(dst, sum[:16])
 }
 
 // severityNames lists the severities highest first, as reports show them.

@@ -49,7 +49,11 @@ func (a *findingAppender) marshal(b []byte, v any) ([]byte, error) {
 
 func (a *findingAppender) appendFinding(b []byte, f *finding) ([]byte, error) {
 	b = append(b, `{"fingerprint":`...)
-	b = a.str(b, f.Fingerprint)
+	if f.streamed {
+		b = append(appendFingerprint(append(b, '"'), f.RuleID, f.Resource), '"')
+	} else {
+		b = a.str(b, f.Fingerprint)
+	}
 	b = append(b, `,"rule_id":`...)
 	b = a.str(b, f.RuleID)
 	b = append(b, `,"title":`...)

@@ -74,15 +74,18 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 
-	// A default message built where it is written reads as the one built
-	// as a string, whatever its parts need escaped and whatever the status.
+	// A default message and a fingerprint built where they are written read
+	// as the ones built as strings, whatever the message's parts need
+	// escaped and whatever the status.
 	for i := range fs {
 		for _, status := range []string{"fail", "suppressed", "error", "unknown"} {
 			built := fs[i]
 			built.Status = status
 			lazy := built
 			built.Message = defaultMessage(&built)
+			built.Fingerprint = fingerprint(built.RuleID, built.Resource)
 			lazy.Message, lazy.defaultMessage = "", true
+			lazy.Fingerprint, lazy.streamed = "", true
 			want, err := a.appendFinding(nil, &built)
 			if err != nil {
 				t.Fatal(err)
