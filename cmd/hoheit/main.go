@@ -35,7 +35,7 @@ func main() {
 func deps() cli.Deps {
 	return cli.Deps{
 		ReadEstate: func(ctx context.Context, paths []string, o cli.ReadOptions) (*inventory.Estate, error) {
-			return source.Read(ctx, paths, source.Options{MaxInputSize: o.MaxInputSize, MaxDepth: o.MaxDepth, Stdin: o.Stdin, Mapped: o.Mapped})
+			return source.Read(ctx, paths, source.Options{MaxInputSize: o.MaxInputSize, MaxDepth: o.MaxDepth, Stdin: o.Stdin, Mapped: o.Mapped, KeepNative: o.KeepNative})
 		},
 		WriteReport: func(ctx context.Context, w io.Writer, format string, res *rules.Result, o cli.ReportOptions) error {
 			return report.Write(ctx, w, format, res, report.Options{Color: o.Color, ToolVersion: o.ToolVersion, ShowUnsupported: o.ShowUnsupported, Now: func() time.Time { return o.Now }})

@@ -105,3 +105,28 @@ func TestMalformedInputNamesFileAndLine(t *testing.T) {
 		t.Errorf("stack trace reached the user")
 	}
 }
+
+// TestNativeRuleOnPlan checks a rule that reads resource.native sees the
+// provider's attributes of a Terraform plan's resources: a scan keeps them
+// only for the types such a rule reads, and these are.
+func TestNativeRuleOnPlan(t *testing.T) {
+	dir := t.TempDir()
+	rule := `id: T-NATIVE-BUCKET-NAME
+title: Bucket names carry the agency prefix
+description: test
+severity: high
+types: [object_storage.bucket]
+check: resource.native.bucket.startsWith("lfd-buergerportal")
+`
+	if err := os.WriteFile(dir+"/rule.yaml", []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, "", "scan", "../../examples/estate/aws/plan.json", "--rules", dir, "--pack", "none", "--format", "csv")
+	if code != cli.ExitFindings {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, cli.ExitFindings, out, stderr)
+	}
+	// Every bucket but the portal's fails; none errs for a missing native.
+	if strings.Contains(out, "aws_s3_bucket.public_site") || !strings.Contains(out, "aws_s3_bucket.records") || strings.Contains(out, ",error,") {
+		t.Errorf("findings do not follow the native bucket names:\n%s", out)
+	}
+}

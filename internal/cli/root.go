@@ -35,6 +35,9 @@ type ReadOptions struct {
 	// Mapped, if set, is told how many bytes of mapped input files become
 	// resident and leave again (source.Options.Mapped).
 	Mapped func(delta int64)
+	// KeepNative, if set, says which normalized types keep their native
+	// attributes (source.Options.KeepNative).
+	KeepNative func(typ string) bool
 }
 
 // ReportOptions are passed to the report writer.

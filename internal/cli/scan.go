@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -131,9 +132,10 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	// live.
 	gc := gctune.Start(scanHeapBudget, 50)
 	defer gc.Stop()
-	// The rules compile while the inputs are read: neither needs the
-	// other, and compiling the packs is a tenth of a 10,000-resource scan.
-	// A rule that does not compile stops the reading of further inputs.
+	// The rules compile while the inputs are read (compiling the packs is
+	// a tenth of a 10,000-resource scan); the reader asks them only which
+	// types keep native attributes, once it maps its first resource. A
+	// rule that does not compile stops the reading of further inputs.
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	type compiled struct {
@@ -148,8 +150,20 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 		}
 		compiling <- compiled{set, err}
 	}()
-	estate, readErr := d.ReadEstate(readCtx, args, ReadOptions{MaxInputSize: int64(f.maxInputSize), MaxDepth: f.maxDepth, Stdin: d.Stdin, Mapped: gc.AddExternal})
-	c := <-compiling
+	// No report shows native attributes: only the types some rule reads
+	// resource.native of keep them, which the compiled rules tell.
+	var c compiled
+	var once sync.Once
+	ruleSet := func() *rules.Set {
+		once.Do(func() { c = <-compiling })
+		return c.set
+	}
+	keepNative := func(typ string) bool {
+		set := ruleSet()
+		return set == nil || set.ReadsNative(typ)
+	}
+	estate, readErr := d.ReadEstate(readCtx, args, ReadOptions{MaxInputSize: int64(f.maxInputSize), MaxDepth: f.maxDepth, Stdin: d.Stdin, Mapped: gc.AddExternal, KeepNative: keepNative})
+	ruleSet()
 	if c.err != nil {
 		return c.err
 	}

@@ -183,6 +183,11 @@ func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
 
 // readsNative reports whether the rule reads the provider's own attributes.
 func (p *program) readsNative() bool {
+	if !p.pure {
+		// It reads the resource otherwise than through selections: it may
+		// reach native.
+		return true
+	}
 	for _, path := range p.paths {
 		if path == "native" || strings.HasPrefix(path, "native.") {
 			return true

@@ -531,6 +531,11 @@ func (s *Set) sortFindings(fs []Finding) {
 	})
 }
 
+// ReadsNative reports whether a rule of the set may read resource.native on
+// resources of the normalized type typ; the engine decodes their native
+// attributes only then, and a scan keeps them only then.
+func (s *Set) ReadsNative(typ string) bool { return s.native[typ] }
+
 // Types lists the normalized types the set has rules for.
 func (s *Set) Types() []string {
 	out := make([]string, 0, len(s.byType))

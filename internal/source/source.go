@@ -55,6 +55,10 @@ type Options struct {
 	// the readers pass over them and unmap them: memory outside the Go heap
 	// that a caller pacing the collector counts (gctune.Tuner.AddExternal).
 	Mapped func(delta int64)
+	// KeepNative, if set, says whether resources of a normalized type read
+	// from Terraform keep their native attributes (terraform.Options);
+	// nil keeps them for all.
+	KeepNative func(typ string) bool
 }
 
 func (o Options) withDefaults() Options {
@@ -199,7 +203,7 @@ func readOne(ctx context.Context, in input, opts Options) result {
 	case KindSnapshot:
 		r.estate, err = snapshot.Parse(name, data)
 	case KindTerraformPlan, KindTerraformState:
-		var to terraform.Options
+		to := terraform.Options{KeepNative: opts.KeepNative}
 		if unmap != nil {
 			to.Release = func(start, end int) {
 				if n := int64(dropPages(data, start, end)); n > 0 {

@@ -85,6 +85,12 @@ type Options struct {
 	// error, or map a resource again), so they must stay readable, as the
 	// pages of a mapped file do.
 	Release func(start, end int)
+	// KeepNative, if set, says whether resources of a normalized type keep
+	// their native attributes (inventory.Resource.NativeJSON); nil keeps
+	// them for all. A scan whose rules never read resource.native of a
+	// type has no use for them: they are as large as the rest of a
+	// resource.
+	KeepNative func(typ string) bool
 }
 
 // ParseWith is Parse with options.
@@ -92,7 +98,7 @@ func ParseWith(file string, data []byte, opts Options) (*inventory.Estate, error
 	trimmed := trimBOM(data)
 	bom := len(data) - len(trimmed)
 	data = trimmed
-	p := &parser{file: file, data: data}
+	p := &parser{file: file, data: data, keepNative: opts.KeepNative}
 	if opts.Release != nil {
 		p.release = func(start, end int) { opts.Release(bom+start, bom+end) }
 	}
@@ -166,6 +172,8 @@ type parser struct {
 	// release, if set, is told of the parts of the file passed over for
 	// good (Options.Release).
 	release func(start, end int)
+	// keepNative is Options.KeepNative.
+	keepNative func(typ string) bool
 }
 
 // record is one managed resource instance as the scanner finds it.
@@ -576,7 +584,7 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 		fillCommon(r, n)
 		rec.r = r
 		trim(rec, w.p.keep)
-		if rec.trimmed {
+		if rec.trimmed && (w.p.keepNative == nil || w.p.keepNative(r.Type)) {
 			r.NativeJSON = w.keepJSON(w.p.data[rec.values.start:rec.values.end])
 		}
 	}
