@@ -34,6 +34,26 @@ func indexTargets(rs []*inventory.Resource, types map[string]bool) *targets {
 		byBlock: map[string][]*inventory.Resource{},
 		byValue: map[valueKey][]*inventory.Resource{},
 	}
+	// The maps are independent: the one by value, the largest, is built
+	// beside the other two.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, r := range rs {
+			if !types[r.Type] {
+				continue
+			}
+			var seen [5]string
+			for i, k := range [...]string{"id", "arn", "name", "bucket", "cluster_identifier"} {
+				s, _ := r.Native[k].(string)
+				if s == "" || slices.Contains(seen[:i], s) {
+					continue
+				}
+				seen[i] = s
+				key := valueKey{r.Type, s}
+				t.byValue[key] = append(t.byValue[key], r)
+			}
+		}
+	})
 	for _, r := range rs {
 		if !types[r.Type] {
 			continue
@@ -42,17 +62,8 @@ func indexTargets(rs []*inventory.Resource, types map[string]bool) *targets {
 		if block, index := cutIndex(r.Address); index != "" {
 			t.byBlock[block] = append(t.byBlock[block], r)
 		}
-		var seen [5]string
-		for i, k := range [...]string{"id", "arn", "name", "bucket", "cluster_identifier"} {
-			s, _ := r.Native[k].(string)
-			if s == "" || slices.Contains(seen[:i], s) {
-				continue
-			}
-			seen[i] = s
-			key := valueKey{r.Type, s}
-			t.byValue[key] = append(t.byValue[key], r)
-		}
 	}
+	wg.Wait()
 	return t
 }
 

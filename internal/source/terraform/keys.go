@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"runtime"
 	"strings"
 
 	"github.com/hoheit/hoheit/internal/inventory"
@@ -11,9 +12,12 @@ import (
 // own key management: protection "external" (AWS external key store, Cloud
 // EKM) or a custom key store the customer runs (AWS CloudHSM key store).
 func resolveKeyManagers(rs []*inventory.Resource, t *targets) {
-	for _, r := range rs {
+	// On every core: each resource's own attributes are written, the keys'
+	// only read (a kms.key has no encryption.at_rest).
+	parallel(min(runtime.GOMAXPROCS(0), max(1, len(rs)/4096)), len(rs), func(i int) {
+		r := rs[i]
 		if km, _ := r.Get("encryption.at_rest.key_manager"); km != "customer" {
-			continue
+			return
 		}
 		v, _ := r.Get("encryption.at_rest.key_id")
 		id, _ := v.(string)
@@ -21,7 +25,7 @@ func resolveKeyManagers(rs []*inventory.Resource, t *targets) {
 		if key != nil && externalKey(key) {
 			r.Set("encryption.at_rest.key_manager", "external")
 		}
-	}
+	})
 }
 
 // key finds the kms.key a key id, ARN or Terraform address names.
