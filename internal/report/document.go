@@ -352,13 +352,13 @@ func planDocument(res *rules.Result, opts Options) *document {
 		order[i] = &keys[i]
 	}
 	message := func(k *sortKey) string { return newFinding(res.Findings[k.seq]).Message }
-	slices.SortFunc(order, func(a, b *sortKey) int {
+	byRule := func(a, b *sortKey) int {
 		if c := cmp.Compare(b.sev, a.sev); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.ruleID, b.ruleID); c != 0 {
-			return c
-		}
+		return cmp.Compare(a.ruleID, b.ruleID)
+	}
+	within := func(a, b *sortKey) int {
 		if c := cmp.Compare(a.rank, b.rank); c != 0 {
 			return c
 		}
@@ -376,7 +376,45 @@ func planDocument(res *rules.Result, opts Options) *document {
 		// The same rule on the same resource twice (the same address in two
 		// inputs): the message, built only here, then the engine's order.
 		return cmp.Or(cmp.Compare(message(a), message(b)), cmp.Compare(a.seq, b.seq))
-	})
+	}
+	if slices.IsSortedFunc(order, byRule) {
+		// The engine's order (rules.Set.Evaluate) already groups the
+		// findings by severity and rule: each rule's run is sorted on its
+		// own, the runs on every core.
+		var runs [][2]int
+		for lo := 0; lo < len(order); {
+			hi := lo + 1
+			for hi < len(order) && byRule(order[lo], order[hi]) == 0 {
+				hi++
+			}
+			runs = append(runs, [2]int{lo, hi})
+			lo = hi
+		}
+		// Shares of about equal findings, one per core.
+		workers := runtime.GOMAXPROCS(0)
+		if len(order) < 4096 {
+			workers = 1
+		}
+		var wg sync.WaitGroup
+		share := (len(order) + workers - 1) / workers
+		for first := 0; first < len(runs); {
+			last := first
+			for last < len(runs) && runs[last][1]-runs[first][0] <= share {
+				last++
+			}
+			last = max(last, first+1)
+			group := runs[first:last]
+			wg.Go(func() {
+				for _, r := range group {
+					slices.SortFunc(order[r[0]:r[1]], within)
+				}
+			})
+			first = last
+		}
+		wg.Wait()
+	} else {
+		slices.SortFunc(order, func(a, b *sortKey) int { return cmp.Or(byRule(a, b), within(a, b)) })
+	}
 	d.res, d.order, d.byID = res, order, byID
 	// The summary and the rules' counts, without building the findings.
 	for _, k := range order {

@@ -2,12 +2,14 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -205,6 +207,37 @@ func TestOddEvidence(t *testing.T) {
 			out := render(t, format, res, testOptions)
 			if format == "json" && !bytes.Contains(out, []byte(`"nan":"NaN"`)) && !bytes.Contains(out, []byte(`"nan": "NaN"`)) {
 				t.Errorf("NaN evidence not written as text")
+			}
+		})
+	}
+}
+
+// TestOrderWhateverTheInputOrder checks findings in the engine's order
+// (grouped by severity and rule, each group sorted on its own) and the same
+// findings in any other order come out in the same report order.
+func TestOrderWhateverTheInputOrder(t *testing.T) {
+	base := sampleResult()
+	orders := map[string]func(fs []rules.Finding){
+		"reversed": func(fs []rules.Finding) { slices.Reverse(fs) },
+		"by severity and rule": func(fs []rules.Finding) {
+			slices.SortStableFunc(fs, func(a, b rules.Finding) int {
+				return cmp.Or(cmp.Compare(b.Rule.Severity, a.Rule.Severity), cmp.Compare(a.Rule.ID, b.Rule.ID))
+			})
+		},
+		"by severity and rule, reversed inside": func(fs []rules.Finding) {
+			slices.Reverse(fs)
+			slices.SortStableFunc(fs, func(a, b rules.Finding) int {
+				return cmp.Or(cmp.Compare(b.Rule.Severity, a.Rule.Severity), cmp.Compare(a.Rule.ID, b.Rule.ID))
+			})
+		},
+	}
+	want := render(t, "json", base, testOptions)
+	for name, reorder := range orders {
+		t.Run(name, func(t *testing.T) {
+			res := sampleResult()
+			reorder(res.Findings)
+			if got := render(t, "json", res, testOptions); !bytes.Equal(got, want) {
+				t.Errorf("the report depends on the order findings come in")
 			}
 		})
 	}
