@@ -33,6 +33,8 @@ type Set struct {
 	native map[string]bool
 	// programs counts the programs of byType; each has its id below it.
 	programs int
+	// ranks counts the ranks programs have (program.rank).
+	ranks int
 }
 
 // program is one rule compiled for one normalized type.
@@ -51,8 +53,8 @@ type program struct {
 	// check is not tracked (no comprehension).
 	preFree, checkFree *freeProgram
 	// id numbers the program in its set, for the engine's per-program
-	// state.
-	id int
+	// state; rank is its rule's place in the order of findings.
+	id, rank int
 	// pure is set when the precondition and the check read the resource
 	// only through the selections in keyPaths: the verdict is then a
 	// function of those attributes' values, and the engine may reuse it
@@ -151,6 +153,15 @@ func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
 	for i, r := range byID {
 		set.ruleOrder[r] = i
 	}
+	// A rule's rank is its place in the findings' order: highest severity
+	// first, then by id (sortFindings).
+	byRank := slices.Clone(byID)
+	slices.SortStableFunc(byRank, func(a, b *Rule) int { return int(b.Severity) - int(a.Severity) })
+	rank := make(map[*Rule]int, len(byRank))
+	for i, r := range byRank {
+		rank[r] = i
+	}
+	set.ranks = len(byRank)
 	var errs []error
 	seen := map[string]*Rule{}
 	for _, r := range rs {
@@ -170,7 +181,7 @@ func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
 				errs = append(errs, &CompileError{Rule: r.ID, File: r.File, Line: r.Line, Msg: err.Error()})
 				continue
 			}
-			p.id = set.programs
+			p.id, p.rank = set.programs, rank[r]
 			set.programs++
 			set.byType[t] = append(set.byType[t], p)
 			if p.readsNative() {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -52,18 +51,17 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 	var next atomic.Int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	var blocks [][]Finding
+	// Each worker keeps its findings by rule, in rank order: batches are
+	// taken in the estate's order, so each list is in that order too, and
+	// the result is the lists merged rank by rank, with no sort.
+	var byWorker [][]findingList
 	total := len(e.Resources)
 	var done atomic.Int64
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Findings are kept in blocks of a fixed size, copied once
-			// into the result: a growing slice would copy them again at
-			// every doubling.
-			var local [][]Finding
-			var block []Finding
+			byRank := make([]findingList, s.ranks)
 			var f Finding
 			checks, passed := 0, 0
 			act := &resourceActivation{}
@@ -104,12 +102,7 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 							}
 						}
 						f.order = start + i
-						if len(block) == cap(block) {
-							block = make([]Finding, 0, findingBlock)
-							local = append(local, block)
-						}
-						block = append(block, f)
-						local[len(local)-1] = block
+						byRank[p.rank].add(f)
 					}
 				}
 				d := done.Add(int64(end - start))
@@ -118,7 +111,7 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 				}
 			}
 			mu.Lock()
-			blocks = append(blocks, local...)
+			byWorker = append(byWorker, byRank)
 			res.Checks += checks
 			res.Passed += passed
 			mu.Unlock()
@@ -128,16 +121,80 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("evaluating rules: %w", err)
 	}
-	n := 0
-	for _, b := range blocks {
-		n += len(b)
-	}
-	res.Findings = make([]Finding, 0, n)
-	for _, b := range blocks {
-		res.Findings = append(res.Findings, b...)
-	}
-	s.sortFindings(res.Findings)
+	res.Findings = mergeByRank(byWorker, s.ranks)
 	return res, nil
+}
+
+// findingList holds findings in fixed chunks: a growing slice would copy
+// them at every doubling and leave the old arrays to the collector.
+type findingList struct{ chunks [][]Finding }
+
+// findingChunk is how many findings one chunk holds.
+const findingChunk = 256
+
+func (l *findingList) add(f Finding) {
+	if n := len(l.chunks); n == 0 || len(l.chunks[n-1]) == findingChunk {
+		l.chunks = append(l.chunks, make([]Finding, 0, findingChunk))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, f)
+}
+
+func (l *findingList) len() int {
+	n := 0
+	for _, c := range l.chunks {
+		n += len(c)
+	}
+	return n
+}
+
+// cursor walks a findingList.
+type cursor struct {
+	chunks [][]Finding
+	i      int // in chunks[0]
+}
+
+func (c *cursor) done() bool { return len(c.chunks) == 0 }
+
+func (c *cursor) head() *Finding { return &c.chunks[0][c.i] }
+
+func (c *cursor) next() {
+	if c.i++; c.i == len(c.chunks[0]) {
+		c.chunks, c.i = c.chunks[1:], 0
+	}
+}
+
+// mergeByRank merges the workers' findings rank by rank, each rank's lists
+// by the resources' order, into one slice: highest severity first, then by
+// rule id, then by the resource's place in the estate.
+func mergeByRank(byWorker [][]findingList, ranks int) []Finding {
+	n := 0
+	for _, w := range byWorker {
+		for i := range w {
+			n += w[i].len()
+		}
+	}
+	out := make([]Finding, 0, n)
+	heads := make([]cursor, len(byWorker))
+	for r := range ranks {
+		for i, w := range byWorker {
+			heads[i] = cursor{chunks: w[r].chunks}
+		}
+		for {
+			best := -1
+			for i := range heads {
+				if !heads[i].done() && (best < 0 || heads[i].head().order < heads[best].head().order) {
+					best = i
+				}
+			}
+			if best < 0 {
+				break
+			}
+			out = append(out, *heads[best].head())
+			heads[best].next()
+		}
+	}
+	return out
 }
 
 // verdictCache remembers, per program, the verdicts of resources by the
@@ -279,9 +336,6 @@ func appendVerdictKey(b []byte, value map[string]any, paths []string) ([]byte, b
 
 // absent marks an attribute path with nothing at it.
 type absent struct{}
-
-// findingBlock is how many findings a worker keeps in one block.
-const findingBlock = 4096
 
 // evaluate runs one rule on one resource. It returns nil for a pass, and
 // counted=false when the precondition excludes the resource.
@@ -516,20 +570,6 @@ func (a *resourceActivation) ResolveName(name string) (any, bool) {
 }
 
 func (a *resourceActivation) Parent() interpreter.Activation { return nil }
-
-// sortFindings orders findings by severity (highest first), rule id and
-// the resource's position in the estate, comparing only integers.
-func (s *Set) sortFindings(fs []Finding) {
-	slices.SortFunc(fs, func(a, b Finding) int {
-		if a.Rule.Severity != b.Rule.Severity {
-			return int(b.Rule.Severity) - int(a.Rule.Severity)
-		}
-		if a.Rule != b.Rule {
-			return s.ruleOrder[a.Rule] - s.ruleOrder[b.Rule]
-		}
-		return a.order - b.order
-	})
-}
 
 // ReadsNative reports whether a rule of the set may read resource.native on
 // resources of the normalized type typ; the engine decodes their native

@@ -2,9 +2,12 @@ package rules
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/hoheit/hoheit/bench/gen/plan"
@@ -178,5 +181,62 @@ func TestReadsOnlySelections(t *testing.T) {
 		if got := readsOnlySelections(ast.NativeRep().Expr()); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.expr, got, tt.want)
 		}
+	}
+}
+
+// TestFindingsOrder checks the engine's findings come out in one order
+// whatever the number of workers: by severity (highest first), rule id and
+// the resource's place in the estate.
+func TestFindingsOrder(t *testing.T) {
+	var buf bytes.Buffer
+	if err := plan.Write(&buf, 2500, 5); err != nil {
+		t.Fatal(err)
+	}
+	e, err := terraform.Parse("plan.json", buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Finalize()
+	var rs []*Rule
+	for _, p := range policies.Packs {
+		r, err := LoadFS(policies.FS, p, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r...)
+	}
+	c, err := NewCompiler(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.Compile(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first []Finding
+	for _, workers := range []int{1, 2, 3, 7} {
+		res, err := set.Evaluate(context.Background(), e, EvalOptions{Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := slices.Clone(res.Findings)
+		rand.Shuffle(len(want), func(i, j int) { want[i], want[j] = want[j], want[i] })
+		slices.SortFunc(want, func(a, b Finding) int {
+			return cmp.Or(int(b.Rule.Severity)-int(a.Rule.Severity), set.ruleOrder[a.Rule]-set.ruleOrder[b.Rule], a.order-b.order)
+		})
+		for i := range want {
+			if res.Findings[i].Rule != want[i].Rule || res.Findings[i].Resource != want[i].Resource {
+				t.Fatalf("%d workers: finding %d is %s on %s, want %s on %s", workers, i,
+					res.Findings[i].Rule.ID, res.Findings[i].Resource.Address, want[i].Rule.ID, want[i].Resource.Address)
+			}
+		}
+		if first == nil {
+			first = res.Findings
+		} else if len(res.Findings) != len(first) {
+			t.Fatalf("%d workers: %d findings, 1 worker: %d", workers, len(res.Findings), len(first))
+		}
+	}
+	if len(first) < 1000 {
+		t.Fatalf("only %d findings", len(first))
 	}
 }
