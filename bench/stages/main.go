@@ -131,12 +131,13 @@ func run() error {
 	// inputs and what it does to the estate after parsing; time it too, and
 	// evaluate its estate, as the CLI does: from here on the collector is
 	// paced as `hoheit scan` paces it (internal/gctune, the mapped input
-	// counted while resident), and the attributes are released before the
-	// report.
+	// counted while resident), native attributes are kept only for the
+	// types a rule reads them of, and the attributes are released before
+	// the report.
 	gc := gctune.Start(scanHeapBudget, 50)
 	defer gc.Stop()
 	if err := measure("source.Read", func() (err error) {
-		estate, err = source.Read(ctx, []string{*planPath}, source.Options{MaxInputSize: 1 << 40, Mapped: gc.AddExternal})
+		estate, err = source.Read(ctx, []string{*planPath}, source.Options{MaxInputSize: 1 << 40, Mapped: gc.AddExternal, KeepNative: set.ReadsNative})
 		return err
 	}); err != nil {
 		return err
