@@ -49,21 +49,6 @@ func Start(floor int64, percent int) *Tuner {
 	return t
 }
 
-// SetFloor changes the floor, for a job whose memory needs change (a scan
-// once its input file is no longer mapped).
-func (t *Tuner) SetFloor(floor int64) {
-	if t == nil {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.stopped {
-		return
-	}
-	t.floor = floor
-	t.apply()
-}
-
 // AddExternal counts delta more bytes (fewer, if negative) that the
 // process holds outside the Go heap and that share the floor with it: a
 // mapped input file's resident pages, which a reader gives back as it

@@ -81,20 +81,20 @@ func TestEnvironmentWins(t *testing.T) {
 				t.Fatalf("Start tuned the collector although %s is set", env)
 			}
 			var tu *Tuner
-			tu.SetFloor(1) // nil does nothing
+			tu.AddExternal(1) // nil does nothing
 			tu.Stop()
 		})
 	}
 }
 
-func TestSetFloorAfterStop(t *testing.T) {
+func TestAddExternalAfterStop(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	tu := Start(64<<20, 50)
 	tu.Stop()
-	tu.SetFloor(1 << 20)
+	tu.AddExternal(1 << 20)
 	if l := debug.SetMemoryLimit(-1); l != prevLimit {
-		t.Fatalf("SetFloor after Stop changed the limit to %d", l)
+		t.Fatalf("AddExternal after Stop changed the limit to %d", l)
 	}
 }
 

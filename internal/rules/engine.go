@@ -284,27 +284,20 @@ func appendVerdictKey(b []byte, value map[string]any, paths []string) ([]byte, b
 	for _, path := range paths {
 		var cur any = value
 		for path != "" {
-			seg, rest, _ := strings.Cut(path, ".")
-			path = rest
+			var seg string
+			seg, path, _ = strings.Cut(path, ".")
+			var found, isMap bool
 			switch m := cur.(type) {
 			case map[string]any:
-				v, ok := m[seg]
-				if !ok {
-					cur = absent{}
-					path = ""
-					continue
-				}
-				cur = v
+				cur, found, isMap = lookupKey(m, seg)
 			case map[string]string:
-				v, ok := m[seg]
-				if !ok {
-					cur = absent{}
-					path = ""
-					continue
-				}
-				cur = v
-			default:
+				cur, found, isMap = lookupKey(m, seg)
+			}
+			if !isMap {
 				return b, false
+			}
+			if !found {
+				cur, path = absent{}, ""
 			}
 		}
 		switch v := cur.(type) {
@@ -332,6 +325,12 @@ func appendVerdictKey(b []byte, value map[string]any, paths []string) ([]byte, b
 		}
 	}
 	return b, true
+}
+
+// lookupKey is one step of a path in a map (appendVerdictKey).
+func lookupKey[V any](m map[string]V, key string) (v any, found, isMap bool) {
+	e, ok := m[key]
+	return e, ok, true
 }
 
 // absent marks an attribute path with nothing at it.
@@ -502,57 +501,26 @@ func (a *resourceActivation) size(limit uint64) uint64 {
 // than limit or v holds a value whose size it cannot tell.
 func resourceSize(v any, limit uint64) uint64 {
 	var n uint64
-	var walk func(v any) bool
 	grow := func(l int) bool {
 		n = max(n, uint64(l))
 		return n <= limit
 	}
+	str := func(s string) bool { return grow(len(s)) }
+	var walk func(v any) bool
 	walk = func(v any) bool {
 		switch x := v.(type) {
 		case nil, bool, int64, int, float64, uint64:
 			return true
 		case string:
-			return grow(len(x))
+			return str(x)
 		case []any:
-			if !grow(len(x)) {
-				return false
-			}
-			for _, e := range x {
-				if !walk(e) {
-					return false
-				}
-			}
-			return true
+			return listSize(x, grow, walk)
 		case map[string]any:
-			if !grow(len(x)) {
-				return false
-			}
-			for k, e := range x {
-				if !grow(len(k)) || !walk(e) {
-					return false
-				}
-			}
-			return true
+			return mapSize(x, grow, walk)
 		case map[string]string:
-			if !grow(len(x)) {
-				return false
-			}
-			for k, e := range x {
-				if !grow(len(k)) || !grow(len(e)) {
-					return false
-				}
-			}
-			return true
+			return mapSize(x, grow, str)
 		case []string:
-			if !grow(len(x)) {
-				return false
-			}
-			for _, e := range x {
-				if !grow(len(e)) {
-					return false
-				}
-			}
-			return true
+			return listSize(x, grow, str)
 		}
 		return false
 	}
@@ -560,6 +528,32 @@ func resourceSize(v any, limit uint64) uint64 {
 		return limit + 1
 	}
 	return n
+}
+
+// listSize and mapSize measure a list or a map and what it holds for
+// resourceSize; false as soon as something is too long.
+func listSize[V any](l []V, grow func(int) bool, each func(V) bool) bool {
+	if !grow(len(l)) {
+		return false
+	}
+	for _, e := range l {
+		if !each(e) {
+			return false
+		}
+	}
+	return true
+}
+
+func mapSize[V any](m map[string]V, grow func(int) bool, each func(V) bool) bool {
+	if !grow(len(m)) {
+		return false
+	}
+	for k, e := range m {
+		if !grow(len(k)) || !each(e) {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *resourceActivation) ResolveName(name string) (any, bool) {

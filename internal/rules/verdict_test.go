@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hoheit/hoheit/bench/gen/plan"
+	"github.com/hoheit/hoheit/internal/inventory"
 	"github.com/hoheit/hoheit/internal/source/terraform"
 	"github.com/hoheit/hoheit/policies"
 )
@@ -20,31 +21,7 @@ import (
 // judges every (rule, resource) pair afresh: the findings are the same,
 // and the cache was used.
 func TestVerdictCacheSameFindings(t *testing.T) {
-	var buf bytes.Buffer
-	if err := plan.Write(&buf, 3000, 7); err != nil {
-		t.Fatal(err)
-	}
-	e, err := terraform.Parse("plan.json", buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Finalize()
-	var rs []*Rule
-	for _, p := range policies.Packs {
-		r, err := LoadFS(policies.FS, p, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, r...)
-	}
-	c, err := NewCompiler(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := c.Compile(rs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set, e := packsOnPlan(t, 3000, 7)
 	res, err := set.Evaluate(context.Background(), e, EvalOptions{Workers: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -188,31 +165,7 @@ func TestReadsOnlySelections(t *testing.T) {
 // whatever the number of workers: by severity (highest first), rule id and
 // the resource's place in the estate.
 func TestFindingsOrder(t *testing.T) {
-	var buf bytes.Buffer
-	if err := plan.Write(&buf, 2500, 5); err != nil {
-		t.Fatal(err)
-	}
-	e, err := terraform.Parse("plan.json", buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Finalize()
-	var rs []*Rule
-	for _, p := range policies.Packs {
-		r, err := LoadFS(policies.FS, p, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, r...)
-	}
-	c, err := NewCompiler(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := c.Compile(rs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set, e := packsOnPlan(t, 2500, 5)
 	var first []Finding
 	for _, workers := range []int{1, 2, 3, 7} {
 		res, err := set.Evaluate(context.Background(), e, EvalOptions{Workers: workers})
@@ -239,4 +192,36 @@ func TestFindingsOrder(t *testing.T) {
 	if len(first) < 1000 {
 		t.Fatalf("only %d findings", len(first))
 	}
+}
+
+// packsOnPlan compiles the embedded packs and reads a generated plan of n
+// resources into a finalized estate.
+func packsOnPlan(t *testing.T, n int, seed int64) (*Set, *inventory.Estate) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := plan.Write(&buf, n, seed); err != nil {
+		t.Fatal(err)
+	}
+	e, err := terraform.Parse("plan.json", buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Finalize()
+	var rs []*Rule
+	for _, p := range policies.Packs {
+		r, err := LoadFS(policies.FS, p, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r...)
+	}
+	c, err := NewCompiler(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.Compile(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set, e
 }

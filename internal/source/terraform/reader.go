@@ -780,22 +780,15 @@ func (p *parser) walkModule(d *decoder, path string, send func(*record)) error {
 
 // capture records where the value at the decoder's position is and skips
 // it; only objects are kept.
+func capture(d *decoder) (span, error) { return captureWith(d, d.skipFast) }
+
 // captureValid is capture, checking the value as strictly as decoding it
 // would.
-func captureValid(d *decoder) (span, error) {
-	start, depth := d.pos, d.depth
-	if err := d.validate(); err != nil {
-		return span{}, err
-	}
-	if d.data[start] != '{' {
-		return span{}, nil
-	}
-	return span{start, d.pos, depth}, nil
-}
+func captureValid(d *decoder) (span, error) { return captureWith(d, d.validate) }
 
-func capture(d *decoder) (span, error) {
+func captureWith(d *decoder, skip func() error) (span, error) {
 	start, depth := d.pos, d.depth
-	if err := d.skipFast(); err != nil {
+	if err := skip(); err != nil {
 		return span{}, err
 	}
 	if d.data[start] != '{' {
