@@ -122,6 +122,16 @@ func (n *native) lookupUnknown(path string) any {
 // absent.
 func (n *native) lookup(path string) any {
 	k, rest := cutDot(path)
+	if rest != "" {
+		// Into a block still in the file: navigate there and decode only
+		// what the path names, not the whole block.
+		if raw, ok := n.obj.rawAt(k); ok {
+			if sub, ok := raw.lookup(rest); ok {
+				return decodeRaw(sub)
+			}
+			return nil
+		}
+	}
 	return lookup(n.get(k), rest)
 }
 

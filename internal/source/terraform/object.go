@@ -60,6 +60,38 @@ func (o *object) get(key string) (any, bool) {
 	return nil, false
 }
 
+// rawAt returns, for a container not decoded yet, where it lies in the
+// file; ok is false for any other field or none.
+func (o *object) rawAt(key string) (rawValue, bool) {
+	if o == nil {
+		return rawValue{}, false
+	}
+	for i := len(o.fields) - 1; i >= 0; i-- {
+		if f := &o.fields[i]; f.key == key {
+			if !f.at.ok() {
+				return rawValue{}, false
+			}
+			return rawValue{data: o.data, at: f.at}, true
+		}
+	}
+	return rawValue{}, false
+}
+
+// decodeRaw decodes a value found in the file.
+func decodeRaw(r rawValue) any {
+	d := lazyDecoders.Get().(*decoder)
+	d.reset(r.data[r.at.start:r.at.end], r.at.start)
+	d.depth = r.at.depth
+	v, err := d.value()
+	d.reset(nil, 0)
+	lazyDecoders.Put(d)
+	if err != nil {
+		// Checked when indexed; a failure here would be a bug.
+		return nil
+	}
+	return v
+}
+
 // decodeAll decodes every container not decoded yet, so that the object
 // no longer reads the file.
 func (o *object) decodeAll() {

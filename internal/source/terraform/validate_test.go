@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"bytes"
+	"fmt"
 	"encoding/json"
 	"strconv"
 	"testing"
@@ -180,6 +181,51 @@ func TestEmptyResourceChanges(t *testing.T) {
 	for i, r := range got.Resources {
 		if r.Address != want.Resources[i].Address || r.Source.Path != want.Resources[i].Source.Path {
 			t.Errorf("resource %d: %s at %s, want %s at %s", i, r.Address, r.Source.Path, want.Resources[i].Address, want.Resources[i].Source.Path)
+		}
+	}
+}
+
+// TestLookupLocated checks a path into planned values still in the file
+// (native.lookup navigating a block without decoding it) answers as lookup
+// on the decoded values does, on every path of hand-made values and of the
+// bench generator's plan.
+func TestLookupLocated(t *testing.T) {
+	docs := []string{
+		`{}`, `{"a": {"b": 1}, "c": [{"d": "x"}, {"d": null}], "e": [[1, 2], []], "f": null}`,
+		`{"a": {"b": 1, "b": 2}, "l": [{"k": 1}, {"k": 2, "k": 3}], "s": "str", "n": 0}`,
+	}
+	var buf bytes.Buffer
+	if err := plan.Write(&buf, 200, 2); err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		ResourceChanges []struct {
+			Change struct {
+				After json.RawMessage `json:"after"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range p.ResourceChanges {
+		docs = append(docs, string(rc.Change.After))
+	}
+	for _, doc := range docs {
+		full, err := newDecoder([]byte(doc)).value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var scratch []field
+		located, err := newDecoder([]byte(doc)).index([]byte(doc), &scratch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := &native{obj: located}
+		for _, path := range allPaths(full, "") {
+			if a, b := fmt.Sprint(lookup(full, path)), fmt.Sprint(n.lookup(path)); a != b {
+				t.Errorf("%s: lookup(%q) is %s decoded, %s located", doc, path, a, b)
+			}
 		}
 	}
 }
