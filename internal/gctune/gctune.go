@@ -7,10 +7,13 @@
 // about ten times on its way up (at 9, 16, 37, 62, ... 383 MB), each time
 // marking everything built so far, and again every few hundred MB while
 // rules run and the report is written. Below the floor none of that
-// happens. Above it the goal is live + live*percent/100, so a heap larger
-// than the floor is never collected continuously (no fixed limit to
-// thrash against). The floor is a soft memory limit (runtime/debug), so it
-// bounds what the process holds, not only the heap's objects.
+// happens. Above it the goal is live + live*percent/100 for the most that
+// was ever live, so a heap larger than the floor is never collected
+// continuously (no fixed limit to thrash against), also not once a job
+// drops most of what it held: the process holds that memory already, and
+// a limit below it would have the collector run without pause while the
+// runtime returns it. The floor is a soft memory limit (runtime/debug), so
+// it bounds what the process holds, not only the heap's objects.
 package gctune
 
 import (
@@ -23,10 +26,12 @@ import (
 
 // Tuner is one tuning in force; the zero value and nil do nothing.
 type Tuner struct {
-	mu          sync.Mutex
-	floor       int64
-	percent     int64
-	external    int64
+	mu       sync.Mutex
+	floor    int64
+	percent  int64
+	external int64
+	// peak is the most that was live after a collection.
+	peak        int64
 	stopped     bool
 	prevPercent int
 	prevLimit   int64
@@ -102,10 +107,9 @@ func (t *Tuner) arm() {
 // last collection. t.mu is held.
 func (t *Tuner) apply() {
 	metrics.Read(t.sample[:])
-	goal := max(t.floor-t.external, t.floor/2)
 	if t.sample[0].Value.Kind() == metrics.KindUint64 {
-		live := int64(t.sample[0].Value.Uint64())
-		goal = max(goal, live+live*t.percent/100)
+		t.peak = max(t.peak, int64(t.sample[0].Value.Uint64()))
 	}
+	goal := max(t.floor-t.external, t.floor/2, t.peak+t.peak*t.percent/100)
 	debug.SetMemoryLimit(goal)
 }

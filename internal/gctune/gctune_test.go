@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 var sink [][]byte
@@ -128,4 +129,37 @@ func TestAddExternal(t *testing.T) {
 	}
 	var none *Tuner
 	none.AddExternal(1) // nil does nothing
+}
+
+// TestPeakHolds checks that once much was live, the limit stays at half
+// again that much after the job drops it: the process holds the memory
+// already, and a lower limit would have the collector run without pause.
+func TestPeakHolds(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	runtime.GC()
+	tu := Start(16<<20, 50)
+	defer tu.Stop()
+	limitAfterGC := func() int64 {
+		// The limit is set by a cleanup that runs after the collection.
+		runtime.GC()
+		for range 100 {
+			time.Sleep(10 * time.Millisecond)
+			runtime.Gosched()
+		}
+		return debug.SetMemoryLimit(-1)
+	}
+	held := make([][]byte, 0, 128)
+	for range 128 {
+		held = append(held, make([]byte, 1<<20))
+	}
+	high := limitAfterGC()
+	if high < 128<<20 {
+		t.Fatalf("with 128 MiB live the limit is %d", high)
+	}
+	runtime.KeepAlive(held)
+	held = nil
+	if low := limitAfterGC(); low < high {
+		t.Errorf("the limit fell from %d to %d when what was live was dropped", high, low)
+	}
 }
