@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hoheit/hoheit/internal/gctune"
+	"github.com/hoheit/hoheit/internal/cli"
 	"github.com/hoheit/hoheit/internal/inventory"
 	"github.com/hoheit/hoheit/internal/report"
 	"github.com/hoheit/hoheit/internal/rules"
@@ -30,9 +30,6 @@ import (
 	"github.com/hoheit/hoheit/internal/source/terraform"
 	"github.com/hoheit/hoheit/policies"
 )
-
-// scanHeapBudget is internal/cli's budget for `hoheit scan`'s heap.
-const scanHeapBudget = 896 << 20
 
 func main() {
 	if err := run(); err != nil {
@@ -130,11 +127,11 @@ func run() error {
 	// The CLI reads through source.Read, which adds detection, merging of
 	// inputs and what it does to the estate after parsing; time it too, and
 	// evaluate its estate, as the CLI does: from here on the collector is
-	// paced as `hoheit scan` paces it (internal/gctune, the mapped input
+	// paced as `hoheit scan` paces it (cli.PaceScan, the mapped input
 	// counted while resident), native attributes are kept only for the
 	// types a rule reads them of, and the attributes are released before
 	// the report.
-	gc := gctune.Start(scanHeapBudget, 50)
+	gc := cli.PaceScan()
 	defer gc.Stop()
 	if err := measure("source.Read", func() (err error) {
 		estate, err = source.Read(ctx, []string{*planPath}, source.Options{MaxInputSize: 1 << 40, Mapped: gc.AddExternal, KeepNative: set.ReadsNative})

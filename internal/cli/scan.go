@@ -94,6 +94,11 @@ func addSelectionFlags(cmd *cobra.Command, s *ruleSelection) {
 // Smaller scans never reach it; GOGC or GOMEMLIMIT, if set, win.
 const scanHeapBudget = 896 << 20
 
+// PaceScan paces the collector for one scan (gctune) with the scan's heap
+// budget, until the Tuner is stopped; bench/stages uses it too, so its
+// figures are the CLI's.
+func PaceScan() *gctune.Tuner { return gctune.Start(scanHeapBudget, 50) }
+
 func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	ctx := cmd.Context()
 	if !slices.Contains(d.Formats, f.format) {
@@ -130,7 +135,7 @@ func runScan(cmd *cobra.Command, d *Deps, f *scanFlags, args []string) error {
 	// resident: all of a file when it is mapped, less and less as the
 	// reader passes over it), then keeps its goal at half again what is
 	// live.
-	gc := gctune.Start(scanHeapBudget, 50)
+	gc := PaceScan()
 	defer gc.Stop()
 	// The rules compile while the inputs are read (compiling the packs is
 	// a tenth of a 10,000-resource scan); the reader asks them only which

@@ -192,10 +192,10 @@ type finding struct {
 	// for plain failures; Message falls back to a sentence built from the
 	// rule and resource.
 	detail string
-	// defaultMessage is set, and Message empty, when the sentence is to be
-	// built where it is written (newFindingNoMessage); streamed, when the
-	// fingerprint is.
-	defaultMessage, streamed bool
+	// streamed is set when the fingerprint, and the default message if
+	// Message is empty, are built where they are written
+	// (newFindingNoMessage).
+	streamed bool
 }
 
 // key is how the finding names its resource to a person: the Terraform
@@ -476,8 +476,8 @@ func newException(x *rules.Exception) exception {
 
 func newFinding(f rules.Finding) finding {
 	out := newFindingNoMessage(f)
-	if out.defaultMessage {
-		out.Message, out.defaultMessage = defaultMessage(&out), false
+	if out.Message == "" {
+		out.Message = defaultMessage(&out)
 	}
 	out.Fingerprint, out.streamed = fingerprint(out.RuleID, out.Resource), false
 	return out
@@ -533,7 +533,6 @@ func newFindingNoMessage(f rules.Finding) finding {
 		out.Exception = &e
 	}
 	out.detail = f.Message
-	out.defaultMessage = f.Message == ""
 	out.streamed = true
 	return out
 }

@@ -63,7 +63,7 @@ func (a *findingAppender) appendFinding(b []byte, f *finding) ([]byte, error) {
 	b = append(b, `,"status":`...)
 	b = a.str(b, f.Status)
 	b = append(b, `,"message":`...)
-	if f.defaultMessage {
+	if f.streamed && f.Message == "" {
 		// Built in place (newFindingNoMessage): written as is when it
 		// needs no escaping, as nearly every one does.
 		start := len(b)

@@ -84,8 +84,7 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 			lazy := built
 			built.Message = defaultMessage(&built)
 			built.Fingerprint = fingerprint(built.RuleID, built.Resource)
-			lazy.Message, lazy.defaultMessage = "", true
-			lazy.Fingerprint, lazy.streamed = "", true
+			lazy.Message, lazy.Fingerprint, lazy.streamed = "", "", true
 			want, err := a.appendFinding(nil, &built)
 			if err != nil {
 				t.Fatal(err)

@@ -34,47 +34,43 @@ var lazyDecoders = sync.Pool{New: func() any { return newDecoder(nil) }}
 // get returns the value of key and whether the object has it. As with
 // decoding into a map, the last of duplicate keys wins.
 func (o *object) get(key string) (any, bool) {
-	if o == nil {
+	f := o.last(key)
+	if f == nil {
 		return nil, false
 	}
-	for i := len(o.fields) - 1; i >= 0; i-- {
-		f := &o.fields[i]
-		if f.key != key {
-			continue
-		}
-		if f.at.ok() {
-			d := lazyDecoders.Get().(*decoder)
-			d.reset(o.data[f.at.start:f.at.end], f.at.start)
-			d.depth = f.at.depth
-			v, err := d.value()
-			d.reset(nil, 0)
-			lazyDecoders.Put(d)
-			if err != nil {
-				// Checked when indexed; a failure here would be a bug.
-				v = nil
-			}
-			f.v, f.at = v, span{}
-		}
-		return f.v, true
+	return o.value(f), true
+}
+
+// value is the field's value, decoded from the file the first time.
+func (o *object) value(f *field) any {
+	if f.at.ok() {
+		f.v, f.at = decodeRaw(rawValue{data: o.data, at: f.at}), span{}
 	}
-	return nil, false
+	return f.v
+}
+
+// last is the field of key, the last of duplicates as decoding into a map
+// keeps; nil if there is none.
+func (o *object) last(key string) *field {
+	if o == nil {
+		return nil
+	}
+	for i := len(o.fields) - 1; i >= 0; i-- {
+		if o.fields[i].key == key {
+			return &o.fields[i]
+		}
+	}
+	return nil
 }
 
 // rawAt returns, for a container not decoded yet, where it lies in the
 // file; ok is false for any other field or none.
 func (o *object) rawAt(key string) (rawValue, bool) {
-	if o == nil {
+	f := o.last(key)
+	if f == nil || !f.at.ok() {
 		return rawValue{}, false
 	}
-	for i := len(o.fields) - 1; i >= 0; i-- {
-		if f := &o.fields[i]; f.key == key {
-			if !f.at.ok() {
-				return rawValue{}, false
-			}
-			return rawValue{data: o.data, at: f.at}, true
-		}
-	}
-	return rawValue{}, false
+	return rawValue{data: o.data, at: f.at}, true
 }
 
 // decodeRaw decodes a value found in the file.
@@ -96,9 +92,7 @@ func decodeRaw(r rawValue) any {
 // no longer reads the file.
 func (o *object) decodeAll() {
 	for i := range o.fields {
-		if f := &o.fields[i]; f.at.ok() {
-			o.get(f.key)
-		}
+		o.value(&o.fields[i])
 	}
 }
 
@@ -107,21 +101,11 @@ func (o *object) decodeAll() {
 // (most are empty blocks, [{}]). A container whose bytes hold "true"
 // anywhere is decoded, so no true is ever missed.
 func (o *object) unknownAt(key string) any {
-	if o == nil {
+	f := o.last(key)
+	if f == nil || f.at.ok() && !bytes.Contains(o.data[f.at.start:f.at.end], []byte("true")) {
 		return nil
 	}
-	for i := len(o.fields) - 1; i >= 0; i-- {
-		f := &o.fields[i]
-		if f.key != key {
-			continue
-		}
-		if f.at.ok() && !bytes.Contains(o.data[f.at.start:f.at.end], []byte("true")) {
-			return nil
-		}
-		v, _ := o.get(key)
-		return v
-	}
-	return nil
+	return o.value(f)
 }
 
 // index reads the object at the decoder's position into an object; a
