@@ -83,6 +83,26 @@ func netnsServe(ctx context.Context, t *testing.T, ns, addr string) {
 }
 
 // netnsDial connects to addr from namespace ns and checks the echo.
+// netnsProtected serves the allowed and the denied port on both addresses
+// (IPv6 and IPv4) in serverNS, then checks from clientNS that the allowed
+// port is reached over both and the denied one over neither; what names
+// the flow in failures.
+func netnsProtected(ctx context.Context, t *testing.T, serverNS, clientNS string, addrs [2]string, allowPort, denyPort, what string) {
+	t.Helper()
+	for _, a := range addrs {
+		netnsServe(ctx, t, serverNS, net.JoinHostPort(a, allowPort))
+		netnsServe(ctx, t, serverNS, net.JoinHostPort(a, denyPort))
+	}
+	for i, a := range addrs {
+		family := [2]string{"IPv6", "IPv4"}[i]
+		allowed, denied := net.JoinHostPort(a, allowPort), net.JoinHostPort(a, denyPort)
+		waitFor(t, 30*time.Second, what+":"+allowPort+" over "+family, func() error { return netnsDial(ctx, clientNS, allowed) })
+		if err := netnsDial(ctx, clientNS, denied); err == nil {
+			t.Fatalf("%s:%s reached over %s in protect mode", what, denyPort, family)
+		}
+	}
+}
+
 func netnsDial(ctx context.Context, ns, addr string) error {
 	out, err := netnsHelper(ctx, ns, "dial", addr).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "ok") {

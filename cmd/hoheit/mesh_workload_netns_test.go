@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,22 +165,7 @@ func testMeshWorkload(t *testing.T, enforce string) {
 		t.Fatalf("IPv6 forwarding on db-host-1: %q %v", out, err)
 	}
 
-	serve := func(node, addr string) { netnsServe(ctx, t, ns(node), addr) }
-	dial := func(node, addr string) error { return netnsDial(ctx, ns(node), addr) }
-	allowed, denied := net.JoinHostPort(workload, "5432"), net.JoinHostPort(workload, "6379")
-	allowed4, denied4 := net.JoinHostPort(workload4, "5432"), net.JoinHostPort(workload4, "6379")
-	for _, a := range []string{allowed, denied, allowed4, denied4} {
-		serve("ct", a)
-	}
-
-	waitFor(t, 30*time.Second, "web -> customer-db:5432 (the workload)", func() error { return dial("c1", allowed) })
-	waitFor(t, 30*time.Second, "web -> customer-db:5432 over IPv4", func() error { return dial("c1", allowed4) })
-	if err := dial("c1", denied); err == nil {
-		t.Fatal("web reached customer-db:6379")
-	}
-	if err := dial("c1", denied4); err == nil {
-		t.Fatal("web reached customer-db:6379 over IPv4")
-	}
+	netnsProtected(ctx, t, ns("ct"), ns("c1"), [2]string{workload, workload4}, "5432", "6379", "web -> customer-db (the workload)")
 	waitFor(t, 30*time.Second, "db-host-1's alert for web -> customer-db:6379", func() error {
 		out, err := in("cp", append([]string{bin, "segment", "alerts"}, api...)...)
 		if err != nil {
