@@ -362,63 +362,19 @@ func TestRenderMatchesUserspaceFilter(t *testing.T) {
 	for name, rs := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := Render(rs, Options{})
-			var addrs []netip.Addr
-			var ports []uint16
-			seen := map[netip.Addr]bool{}
-			add := func(ps []netip.Prefix) {
-				for _, p := range ps {
-					rg := prefixRange(p)
-					for _, a := range []netip.Addr{rg.lo, rg.hi, rg.lo.Prev(), rg.hi.Next()} {
-						if a.IsValid() && !seen[a] {
-							seen[a] = true
-							addrs = append(addrs, a)
-						}
-					}
-				}
-			}
-			for _, l := range rs.Locals {
-				add(l.Addresses)
-			}
-			for _, rules := range [][]segment.CompiledRule{rs.Inbound, rs.Outbound} {
-				for _, cr := range rules {
-					add(cr.Local)
-					add(cr.Remote)
-					for _, pr := range cr.Ports {
-						ports = append(ports, pr.Lo, pr.Hi, pr.Lo-1, pr.Hi+1)
-					}
-				}
-			}
-			ports = append(ports, 443)
 			n := 0
-			for _, dir := range []segment.Direction{segment.Inbound, segment.Outbound} {
-				for _, local := range addrs {
-					for _, remote := range addrs {
-						if local.Is6() != remote.Is6() || local == remote {
-							continue
-						}
-						for _, proto := range []uint8{6, 17, 1} {
-							if proto == 1 && local.Is6() {
-								proto = 58
-							}
-							for _, port := range ports {
-								if proto == 1 || proto == 58 {
-									port = 0
-								}
-								f := segment.NewFilter(rs, segment.FilterConfig{})
-								src, dst := remote, local
-								if dir == segment.Outbound {
-									src, dst = local, remote
-								}
-								want := f.CheckPacket(packet(src, dst, proto, port), dir)
-								got, chain := lookup(r, dir, local, remote, proto, port)
-								if got != want {
-									t.Fatalf("%v %v -> %v proto %d port %d: nftables %v (chain %s), userspace %v", dir, src, dst, proto, port, got, chain, want)
-								}
-								n++
-							}
-						}
-					}
+			for _, c := range connections(rs) {
+				f := segment.NewFilter(rs, segment.FilterConfig{})
+				src, dst := c.remote, c.local
+				if c.dir == segment.Outbound {
+					src, dst = c.local, c.remote
 				}
+				want := f.CheckPacket(packet(src, dst, c.proto, c.port), c.dir)
+				got, chain := lookup(r, c.dir, c.local, c.remote, c.proto, c.port)
+				if got != want {
+					t.Fatalf("%v %v -> %v proto %d port %d: nftables %v (chain %s), userspace %v", c.dir, src, dst, c.proto, c.port, got, chain, want)
+				}
+				n++
 			}
 			if n == 0 {
 				t.Fatal("no packet checked")
