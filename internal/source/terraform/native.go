@@ -20,6 +20,9 @@ type native struct {
 	// the few later steps read. Read them with get and lookup.
 	Values map[string]any
 	obj    *object
+	// nav, while a worker maps the resource, remembers the blocks of obj
+	// that lookups stepped into; nil otherwise.
+	nav *nav
 	// Unknown mirrors Values' shape with true where the value is known only
 	// after apply (the plan's change.after_unknown). The reader leaves it
 	// in the file instead (unk) until trim keeps what later steps read;
@@ -126,7 +129,7 @@ func (n *native) lookup(path string) any {
 		// Into a block still in the file: navigate there and decode only
 		// what the path names, not the whole block.
 		if raw, ok := n.obj.rawAt(k); ok {
-			if sub, ok := raw.lookup(rest); ok {
+			if sub, ok := n.nav.lookup(raw, rest); ok {
 				return decodeRaw(sub)
 			}
 			return nil

@@ -491,6 +491,8 @@ type worker struct {
 	// natives is the block the worker copies mapped resources' planned
 	// values into (keepJSON).
 	natives []byte
+	// nav serves the lookups of the resource being mapped.
+	nav nav
 }
 
 // nativeBlock is the size of the blocks workers copy native JSON into.
@@ -575,6 +577,9 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	if !ok {
 		return
 	}
+	w.nav.reset()
+	n.nav = &w.nav
+	defer func() { n.nav = nil }()
 	r, err := safeMap(m, n)
 	if err != nil {
 		rec.err = err
@@ -582,6 +587,7 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	}
 	if r != nil {
 		fillCommon(r, n)
+		n.nav = nil
 		rec.r = r
 		trim(rec, w.p.keep)
 		if rec.trimmed && (w.p.keepNative == nil || w.p.keepNative(r.Type)) {

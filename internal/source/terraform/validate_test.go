@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hoheit/hoheit/bench/gen/plan"
@@ -221,10 +223,33 @@ func TestLookupLocated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := &native{obj: located}
+		var scratch2 []field
+		stepped, err := newDecoder([]byte(doc)).index([]byte(doc), &scratch2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same lookups through a worker's nav, which remembers the
+		// blocks it stepped into for the next path, and on paths that
+		// are not there: past a scalar, a list index out of range or not
+		// a number, a missing key, an empty step.
+		n, nn := &native{obj: located}, &native{obj: stepped, nav: &nav{}}
+		var paths []string
 		for _, path := range allPaths(full, "") {
-			if a, b := fmt.Sprint(lookup(full, path)), fmt.Sprint(n.lookup(path)); a != b {
-				t.Errorf("%s: lookup(%q) is %s decoded, %s located", doc, path, a, b)
+			paths = append(paths, path, path+".0", path+".1", path+".7", path+".x", path+".", path+"..0")
+		}
+		// Looking up a top-level key decodes its block, and later paths
+		// into it read the decoded value: the deepest paths go first, so
+		// that every path into a block is asked while it is in the file.
+		slices.SortStableFunc(paths, func(a, b string) int {
+			return strings.Count(b, ".") - strings.Count(a, ".")
+		})
+		for _, path := range paths {
+			want := fmt.Sprint(lookup(full, path))
+			if got := fmt.Sprint(n.lookup(path)); got != want {
+				t.Errorf("%s: lookup(%q) is %s decoded, %s located", doc, path, want, got)
+			}
+			if got := fmt.Sprint(nn.lookup(path)); got != want {
+				t.Errorf("%s: lookup(%q) is %s decoded, %s through nav", doc, path, want, got)
 			}
 		}
 	}
