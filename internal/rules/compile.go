@@ -61,6 +61,11 @@ type program struct {
 	// for another resource with the same values (verdictCache).
 	pure     bool
 	keyPaths []string
+	// keySlots number keyPaths among the key paths of all the type's
+	// programs, so that the engine encodes each path once per resource
+	// (resourceActivation.pathKey); keySegs are keyPaths split at dots.
+	keySlots []int
+	keySegs  [][]string
 }
 
 // freeProgram is an expression compiled without runtime cost tracking,
@@ -186,6 +191,21 @@ func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
 			set.byType[t] = append(set.byType[t], p)
 			if p.readsNative() {
 				set.native[t] = true
+			}
+		}
+	}
+	for _, progs := range set.byType {
+		slots := map[string]int{}
+		for _, p := range progs {
+			p.keySlots, p.keySegs = nil, nil
+			for _, path := range p.keyPaths {
+				i, ok := slots[path]
+				if !ok {
+					i = len(slots)
+					slots[path] = i
+				}
+				p.keySlots = append(p.keySlots, i)
+				p.keySegs = append(p.keySegs, strings.Split(path, "."))
 			}
 		}
 	}

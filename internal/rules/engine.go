@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -201,8 +202,9 @@ func mergeByRank(byWorker [][]findingList, ranks int) []Finding {
 // values of the attributes the program reads, so that the many resources
 // of a large estate that share their settings are judged once. It is used
 // only for pure programs (program.pure), only when every attribute read
-// is absent or a scalar, and never for a resource with values known only
-// after apply. One worker owns it: no locking.
+// is absent, a scalar, or a list or map of them (appendValueKey), and
+// never for a resource with values known only after apply. One worker owns
+// it: no locking.
 type verdictCache struct {
 	byProgram []map[string]verdict
 	stats     []cacheStats
@@ -242,8 +244,7 @@ func (c *verdictCache) judge(p *program, r *inventory.Resource, act *resourceAct
 	if !p.pure || st.off || len(p.unknownPaths(r)) > 0 {
 		return p.judge(r, act, f)
 	}
-	key, ok := appendVerdictKey(c.key[:0], act.value, p.keyPaths)
-	c.key = key
+	key, ok := c.keyOf(p, act)
 	if !ok {
 		return p.judge(r, act, f)
 	}
@@ -282,49 +283,134 @@ func (c *verdictCache) judge(p *program, r *inventory.Resource, act *resourceAct
 // not compare.
 func appendVerdictKey(b []byte, value map[string]any, paths []string) ([]byte, bool) {
 	for _, path := range paths {
-		var cur any = value
-		for path != "" {
-			var seg string
-			seg, path, _ = strings.Cut(path, ".")
-			var found, isMap bool
-			switch m := cur.(type) {
-			case map[string]any:
-				cur, found, isMap = lookupKey(m, seg)
-			case map[string]string:
-				cur, found, isMap = lookupKey(m, seg)
-			}
-			if !isMap {
-				return b, false
-			}
-			if !found {
-				cur, path = absent{}, ""
-			}
-		}
-		switch v := cur.(type) {
-		case absent:
-			b = append(b, 'A')
-		case nil:
-			b = append(b, 'N')
-		case bool:
-			if v {
-				b = append(b, 'T')
-			} else {
-				b = append(b, 'F')
-			}
-		case int64:
-			b = binary.LittleEndian.AppendUint64(append(b, 'I'), uint64(v))
-		case int:
-			b = binary.LittleEndian.AppendUint64(append(b, 'i'), uint64(v))
-		case float64:
-			b = binary.LittleEndian.AppendUint64(append(b, 'D'), math.Float64bits(v))
-		case string:
-			b = binary.AppendUvarint(append(b, 'S'), uint64(len(v)))
-			b = append(b, v...)
-		default:
+		var ok bool
+		if b, ok = appendPathKey(b, value, strings.Split(path, ".")); !ok {
 			return b, false
 		}
 	}
 	return b, true
+}
+
+// appendPathKey is appendVerdictKey for one path, given as its segments.
+func appendPathKey(b []byte, value map[string]any, segs []string) ([]byte, bool) {
+	var cur any = value
+	for _, seg := range segs {
+		var found, isMap bool
+		switch m := cur.(type) {
+		case map[string]any:
+			cur, found, isMap = lookupKey(m, seg)
+		case map[string]string:
+			cur, found, isMap = lookupKey(m, seg)
+		}
+		if !isMap {
+			return b, false
+		}
+		if !found {
+			cur = absent{}
+			break
+		}
+	}
+	if _, ok := cur.(absent); ok {
+		return append(b, 'A'), true
+	}
+	return appendValueKey(b, cur, 0)
+}
+
+// maxKeyDepth bounds how deep appendValueKey encodes lists and maps.
+const maxKeyDepth = 6
+
+// appendValueKey appends an encoding of v, a scalar or a list or map of
+// them: two values have the same encoding only if they are the same
+// value. A map's entries are encoded in the order of their keys. ok is
+// false for anything else, or nesting deeper than maxKeyDepth.
+func appendValueKey(b []byte, cur any, depth int) ([]byte, bool) {
+	switch v := cur.(type) {
+	case nil:
+		b = append(b, 'N')
+	case bool:
+		if v {
+			b = append(b, 'T')
+		} else {
+			b = append(b, 'F')
+		}
+	case int64:
+		b = binary.LittleEndian.AppendUint64(append(b, 'I'), uint64(v))
+	case int:
+		b = binary.LittleEndian.AppendUint64(append(b, 'i'), uint64(v))
+	case float64:
+		b = binary.LittleEndian.AppendUint64(append(b, 'D'), math.Float64bits(v))
+	case string:
+		b = appendStringKey(append(b, 'S'), v)
+	case []any:
+		if depth == maxKeyDepth {
+			return b, false
+		}
+		b = binary.AppendUvarint(append(b, 'L'), uint64(len(v)))
+		for _, e := range v {
+			var ok bool
+			if b, ok = appendValueKey(b, e, depth+1); !ok {
+				return b, false
+			}
+		}
+	case []string:
+		b = binary.AppendUvarint(append(b, 'l'), uint64(len(v)))
+		for _, e := range v {
+			b = appendStringKey(b, e)
+		}
+	case map[string]any:
+		if depth == maxKeyDepth {
+			return b, false
+		}
+		b = binary.AppendUvarint(append(b, 'M'), uint64(len(v)))
+		for _, k := range sortedKeys(v) {
+			var ok bool
+			if b, ok = appendValueKey(appendStringKey(b, k), v[k], depth+1); !ok {
+				return b, false
+			}
+		}
+	case map[string]string:
+		b = binary.AppendUvarint(append(b, 'm'), uint64(len(v)))
+		for _, k := range sortedKeys(v) {
+			b = appendStringKey(appendStringKey(b, k), v[k])
+		}
+	default:
+		return b, false
+	}
+	return b, true
+}
+
+// appendStringKey appends s, prefixed with its length.
+func appendStringKey(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// sortedKeys returns m's keys in order; small maps, nearly all of them,
+// are sorted on the stack.
+func sortedKeys[V any](m map[string]V) []string {
+	var small [16]string
+	keys := small[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// keyOf is appendVerdictKey for the program's keyPaths, from the encodings
+// of each path the activation keeps for the resource: the programs of a
+// type read many of the same attributes.
+func (c *verdictCache) keyOf(p *program, act *resourceActivation) ([]byte, bool) {
+	key := c.key[:0]
+	for i, slot := range p.keySlots {
+		k, ok := act.pathKey(slot, p.keySegs[i])
+		if !ok {
+			c.key = key
+			return key, false
+		}
+		key = append(key, k...)
+	}
+	c.key = key
+	return key, true
 }
 
 // lookupKey is one step of a path in a map (appendVerdictKey).
@@ -476,6 +562,12 @@ func lookupValue(m map[string]any, path string) (any, bool) {
 // allocation per evaluation.
 type resourceActivation struct {
 	value map[string]any
+	// keys holds, by the slot of the type's key paths (program.keySlots),
+	// the encoding of the value at each path in keyBuf, valid when its gen
+	// is the activation's (set starts a new one).
+	keys   []pathKey
+	keyBuf []byte
+	gen    uint64
 	// sized is set once maxLen holds the resource's size, measured up to
 	// sizedTo (resourceSize); it is measured when a rule first asks.
 	sized           bool
@@ -485,6 +577,32 @@ type resourceActivation struct {
 // set makes the activation present value.
 func (a *resourceActivation) set(value map[string]any) {
 	a.value, a.sized = value, false
+	a.gen++
+	a.keyBuf = a.keyBuf[:0]
+}
+
+// pathKey is one path's encoding in resourceActivation.keyBuf.
+type pathKey struct {
+	gen        uint64
+	start, end int
+	ok         bool
+}
+
+// pathKey returns the encoding of the value at the key path in slot (whose
+// segments are segs), encoded the first time a program of the resource
+// asks; ok as appendPathKey.
+func (a *resourceActivation) pathKey(slot int, segs []string) ([]byte, bool) {
+	if slot >= len(a.keys) {
+		a.keys = append(a.keys, make([]pathKey, slot+1-len(a.keys))...)
+	}
+	k := &a.keys[slot]
+	if k.gen != a.gen {
+		start := len(a.keyBuf)
+		var ok bool
+		a.keyBuf, ok = appendPathKey(a.keyBuf, a.value, segs)
+		*k = pathKey{gen: a.gen, start: start, end: len(a.keyBuf), ok: ok}
+	}
+	return a.keyBuf[k.start:k.end], k.ok
 }
 
 // size returns the length of the longest list, map or string in the

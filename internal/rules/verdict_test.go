@@ -77,7 +77,13 @@ func TestVerdictCacheSameFindings(t *testing.T) {
 // TestVerdictKey checks the key tells apart every value a rule could tell
 // apart, and refuses values it does not compare.
 func TestVerdictKey(t *testing.T) {
-	values := []any{absentValue, nil, false, true, "", "a", "A", int64(0), int64(1), 0, 1, 0.0, 1.0, "1"}
+	values := []any{absentValue, nil, false, true, "", "a", "A", int64(0), int64(1), 0, 1, 0.0, 1.0, "1",
+		[]any{}, []any{"a"}, []any{"a", "b"}, []any{"ab"}, []any{[]any{}}, []any{[]any{"a"}, "b"}, []any{[]any{"a", "b"}},
+		[]string{}, []string{"a"}, []string{"a", "b"}, []string{"ab"},
+		map[string]any{}, map[string]any{"a": "b"}, map[string]any{"ab": ""}, map[string]any{"a": "b", "c": nil},
+		map[string]any{"a": []any{"b"}}, map[string]any{"a": map[string]any{"b": "c"}},
+		map[string]string{}, map[string]string{"a": "b"}, map[string]string{"a": "b", "c": "d"}, map[string]string{"a": "bc"},
+	}
 	seen := map[string]string{}
 	for _, v := range values {
 		m := map[string]any{"b": "x"}
@@ -103,9 +109,14 @@ func TestVerdictKey(t *testing.T) {
 		{"nested scalar", map[string]any{"a": map[string]any{"b": true}}, "a.b", true},
 		{"absent parent", map[string]any{}, "a.b", true},
 		{"tag", map[string]any{"tags": map[string]string{"x": "1"}}, "tags.x", true},
-		{"list", map[string]any{"a": []any{1}}, "a", false},
-		{"map", map[string]any{"a": map[string]any{}}, "a", false},
-		{"tags whole", map[string]any{"tags": map[string]string{}}, "tags", false},
+		{"list", map[string]any{"a": []any{1}}, "a", true},
+		{"map", map[string]any{"a": map[string]any{}}, "a", true},
+		{"tags whole", map[string]any{"tags": map[string]string{}}, "tags", true},
+		{"list of maps", map[string]any{"a": []any{map[string]any{"p": int64(22), "s": []any{"0.0.0.0/0"}}}}, "a", true},
+		{"nested to the limit", map[string]any{"a": nested(maxKeyDepth)}, "a", true},
+		{"nested too deep", map[string]any{"a": nested(maxKeyDepth + 1)}, "a", false},
+		{"other type", map[string]any{"a": []int{1}}, "a", false},
+		{"other type in a list", map[string]any{"a": []any{struct{}{}}}, "a", false},
 		{"through a list", map[string]any{"a": []any{}}, "a.b", false},
 	}
 	for _, tt := range tests {
@@ -119,6 +130,15 @@ func TestVerdictKey(t *testing.T) {
 	if bytes.Equal(k1, k2) {
 		t.Error("adjacent strings run together in the key")
 	}
+}
+
+// nested is depth lists, each holding the next, around a string.
+func nested(depth int) any {
+	var v any = "x"
+	for range depth {
+		v = []any{v}
+	}
+	return v
 }
 
 // absentValue stands for a key left out of the map in TestVerdictKey.
@@ -196,7 +216,7 @@ func TestFindingsOrder(t *testing.T) {
 
 // packsOnPlan compiles the embedded packs and reads a generated plan of n
 // resources into a finalized estate.
-func packsOnPlan(t *testing.T, n int, seed int64) (*Set, *inventory.Estate) {
+func packsOnPlan(t testing.TB, n int, seed int64) (*Set, *inventory.Estate) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := plan.Write(&buf, n, seed); err != nil {
