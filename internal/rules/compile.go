@@ -62,10 +62,50 @@ type program struct {
 	pure     bool
 	keyPaths []string
 	// keySlots number keyPaths among the key paths of all the type's
-	// programs, so that the engine encodes each path once per resource
-	// (resourceActivation.pathKey); keySegs are keyPaths split at dots.
+	// programs, the leaves of keys, which the engine encodes once per
+	// resource for all of them (resourceActivation.pathKey).
 	keySlots []int
-	keySegs  [][]string
+	keys     *keyTrie
+}
+
+// keyTrie holds the key paths of a type's programs by their segments, so
+// that a path's parent (encryption.at_rest) is looked up once for all the
+// paths below it.
+type keyTrie struct {
+	root  keyNode
+	slots int
+}
+
+// keyNode is one segment; slot is the number of the path that ends at it,
+// or -1.
+type keyNode struct {
+	seg      string
+	slot     int
+	children []*keyNode
+}
+
+// add puts path into the trie, returning its slot.
+func (t *keyTrie) add(path string) int {
+	n := &t.root
+	for _, seg := range strings.Split(path, ".") {
+		var next *keyNode
+		for _, c := range n.children {
+			if c.seg == seg {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			next = &keyNode{seg: seg, slot: -1}
+			n.children = append(n.children, next)
+		}
+		n = next
+	}
+	if n.slot < 0 {
+		n.slot = t.slots
+		t.slots++
+	}
+	return n.slot
 }
 
 // freeProgram is an expression compiled without runtime cost tracking,
@@ -195,17 +235,11 @@ func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
 		}
 	}
 	for _, progs := range set.byType {
-		slots := map[string]int{}
+		trie := &keyTrie{root: keyNode{slot: -1}}
 		for _, p := range progs {
-			p.keySlots, p.keySegs = nil, nil
+			p.keySlots, p.keys = nil, trie
 			for _, path := range p.keyPaths {
-				i, ok := slots[path]
-				if !ok {
-					i = len(slots)
-					slots[path] = i
-				}
-				p.keySlots = append(p.keySlots, i)
-				p.keySegs = append(p.keySegs, strings.Split(path, "."))
+				p.keySlots = append(p.keySlots, trie.add(path))
 			}
 		}
 	}

@@ -401,8 +401,8 @@ func sortedKeys[V any](m map[string]V) []string {
 // type read many of the same attributes.
 func (c *verdictCache) keyOf(p *program, act *resourceActivation) ([]byte, bool) {
 	key := c.key[:0]
-	for i, slot := range p.keySlots {
-		k, ok := act.pathKey(slot, p.keySegs[i])
+	for _, slot := range p.keySlots {
+		k, ok := act.pathKey(p.keys, slot)
 		if !ok {
 			c.key = key
 			return key, false
@@ -562,12 +562,15 @@ func lookupValue(m map[string]any, path string) (any, bool) {
 // allocation per evaluation.
 type resourceActivation struct {
 	value map[string]any
-	// keys holds, by the slot of the type's key paths (program.keySlots),
-	// the encoding of the value at each path in keyBuf, valid when its gen
-	// is the activation's (set starts a new one).
-	keys   []pathKey
-	keyBuf []byte
-	gen    uint64
+	// keys holds, by the slot of a type's key paths (program.keySlots),
+	// the encoding of the value at each path in keyBuf; they are the
+	// resource's when keyGen is gen (set starts a new one) and keyTrie the
+	// program's.
+	keys    []pathKey
+	keyBuf  []byte
+	gen     uint64
+	keyGen  uint64
+	keyTrie *keyTrie
 	// sized is set once maxLen holds the resource's size, measured up to
 	// sizedTo (resourceSize); it is measured when a rule first asks.
 	sized           bool
@@ -578,31 +581,77 @@ type resourceActivation struct {
 func (a *resourceActivation) set(value map[string]any) {
 	a.value, a.sized = value, false
 	a.gen++
-	a.keyBuf = a.keyBuf[:0]
 }
 
 // pathKey is one path's encoding in resourceActivation.keyBuf.
 type pathKey struct {
-	gen        uint64
 	start, end int
 	ok         bool
 }
 
-// pathKey returns the encoding of the value at the key path in slot (whose
-// segments are segs), encoded the first time a program of the resource
-// asks; ok as appendPathKey.
-func (a *resourceActivation) pathKey(slot int, segs []string) ([]byte, bool) {
-	if slot >= len(a.keys) {
-		a.keys = append(a.keys, make([]pathKey, slot+1-len(a.keys))...)
+// pathKey returns the encoding of the value at the key path in slot of
+// the trie, ok as appendPathKey. The first time a program of the resource
+// asks, every path of the trie is encoded, each parent looked up once.
+func (a *resourceActivation) pathKey(t *keyTrie, slot int) ([]byte, bool) {
+	if a.keyGen != a.gen || a.keyTrie != t {
+		a.keyBuf = a.keyBuf[:0]
+		if cap(a.keys) < t.slots {
+			a.keys = make([]pathKey, t.slots)
+		}
+		a.keys = a.keys[:t.slots]
+		a.encodeKeys(&t.root, a.value, keyFound)
+		a.keyGen, a.keyTrie = a.gen, t
 	}
-	k := &a.keys[slot]
-	if k.gen != a.gen {
-		start := len(a.keyBuf)
-		var ok bool
-		a.keyBuf, ok = appendPathKey(a.keyBuf, a.value, segs)
-		*k = pathKey{gen: a.gen, start: start, end: len(a.keyBuf), ok: ok}
-	}
+	k := a.keys[slot]
 	return a.keyBuf[k.start:k.end], k.ok
+}
+
+// keyState is what the walk of a key trie found at a node.
+type keyState uint8
+
+const (
+	keyFound    keyState = iota // a value, in cur
+	keyAbsent                   // nothing there: it and every path below encode as absent
+	keyNotInMap                 // its parent is not a map: no key for it or below
+)
+
+// encodeKeys encodes the paths below n, whose value is cur (state
+// keyFound) or which is absent or under a value that is not a map, as
+// appendPathKey would each of them.
+func (a *resourceActivation) encodeKeys(n *keyNode, cur any, state keyState) {
+	for _, c := range n.children {
+		var v any
+		st := state
+		if st == keyFound {
+			var found, isMap bool
+			switch m := cur.(type) {
+			case map[string]any:
+				v, found, isMap = lookupKey(m, c.seg)
+			case map[string]string:
+				v, found, isMap = lookupKey(m, c.seg)
+			}
+			switch {
+			case !isMap:
+				st = keyNotInMap
+			case !found:
+				st = keyAbsent
+			}
+		}
+		if c.slot >= 0 {
+			k := pathKey{start: len(a.keyBuf)}
+			switch st {
+			case keyFound:
+				a.keyBuf, k.ok = appendValueKey(a.keyBuf, v, 0)
+			case keyAbsent:
+				a.keyBuf, k.ok = append(a.keyBuf, 'A'), true
+			}
+			k.end = len(a.keyBuf)
+			a.keys[c.slot] = k
+		}
+		if len(c.children) > 0 {
+			a.encodeKeys(c, v, st)
+		}
+	}
 }
 
 // size returns the length of the longest list, map or string in the

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hoheit/hoheit/bench/gen/plan"
@@ -129,6 +130,40 @@ func TestVerdictKey(t *testing.T) {
 	k2, _ := appendVerdictKey(nil, map[string]any{"x": "a", "y": "bc"}, []string{"x", "y"})
 	if bytes.Equal(k1, k2) {
 		t.Error("adjacent strings run together in the key")
+	}
+}
+
+// TestKeyTrie checks that the keys the engine encodes for all of a type's
+// paths at once, each parent looked up once, are those appendPathKey
+// encodes for each path alone.
+func TestKeyTrie(t *testing.T) {
+	paths := []string{"a", "a.b", "a.b.c", "a.d", "e", "e.f", "g.h", "tags", "tags.owner", "tags.owner.x", "l.0", "n.m"}
+	values := []map[string]any{
+		{},
+		{"a": nil, "e": "x", "g": map[string]any{}, "tags": map[string]string{}},
+		{"a": map[string]any{"b": map[string]any{"c": true}, "d": int64(3)}, "e": map[string]any{"f": []any{"x"}}},
+		{"a": map[string]any{"b": "s"}, "g": map[string]any{"h": nil}, "tags": map[string]string{"owner": "me"}, "l": []any{1}},
+		{"a": map[string]any{"b": map[string]any{}}, "n": map[string]any{"m": map[string]any{"deep": []any{map[string]any{"k": 1.5}}}}},
+		{"a": []any{}, "tags": map[string]string{"other": "x"}, "n": struct{}{}},
+	}
+	trie := &keyTrie{root: keyNode{slot: -1}}
+	slots := make([]int, len(paths))
+	for i, p := range paths {
+		slots[i] = trie.add(p)
+	}
+	if again := trie.add("a.b"); again != slots[1] {
+		t.Errorf("a.b added twice: slots %d and %d", slots[1], again)
+	}
+	act := &resourceActivation{}
+	for _, v := range values {
+		act.set(v)
+		for i, p := range paths {
+			want, wantOK := appendPathKey(nil, v, strings.Split(p, "."))
+			got, ok := act.pathKey(trie, slots[i])
+			if ok != wantOK || ok && !bytes.Equal(got, want) {
+				t.Errorf("%v, %s: trie %q %v, alone %q %v", v, p, got, ok, want, wantOK)
+			}
+		}
 	}
 }
 
