@@ -355,10 +355,13 @@ func (p *parser) scan() error {
 	if nl := bytes.IndexByte(p.data, '\n'); nl >= 0 && nl < len(bytes.TrimRight(p.data, " \r\n\t"))-1 {
 		p.lines = position.NewLines(p.data)
 	}
-	// With resource_changes in the file, planned_values is skipped
-	// rather than decoded; a wrong guess costs a second pass. Only plans
-	// have a configuration to guess.
-	useChanges := bytes.Contains(p.data, []byte(`"resource_changes"`))
+	// A plan's resources are read from resource_changes, and planned_values
+	// only located: a plan without resource_changes (or with none in it)
+	// costs a second pass over planned_values (build), where searching the
+	// file for resource_changes first cost every plan 25 ms at 300 MB. Only
+	// plans have a configuration to guess.
+	kind, _ := Detect(p.data)
+	useChanges := kind == KindPlan
 	// The guess runs while the scanner passes over planned_values, which
 	// needs no configuration; workers wait for it before they map.
 	p.cfgOK, p.cfgDone = true, make(chan struct{})

@@ -153,8 +153,8 @@ func allPaths(v any, prefix string) []string {
 }
 
 // TestEmptyResourceChanges checks a plan whose resource_changes holds
-// nothing (or whose text merely mentions it) still yields the resources of
-// planned_values, in their order.
+// nothing, or that has none, still yields the resources of planned_values,
+// in their order.
 func TestEmptyResourceChanges(t *testing.T) {
 	var buf bytes.Buffer
 	if err := plan.Write(&buf, 60, 3); err != nil {
@@ -168,21 +168,27 @@ func TestEmptyResourceChanges(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	doc["resource_changes"] = []any{}
-	empty, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Parse("plan.json", empty)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Resources) == 0 || len(got.Resources) != len(want.Resources) {
-		t.Fatalf("%d resources without resource_changes, %d with", len(got.Resources), len(want.Resources))
-	}
-	for i, r := range got.Resources {
-		if r.Address != want.Resources[i].Address || r.Source.Path != want.Resources[i].Source.Path {
-			t.Errorf("resource %d: %s at %s, want %s at %s", i, r.Address, r.Source.Path, want.Resources[i].Address, want.Resources[i].Source.Path)
+	for _, absent := range []bool{false, true} {
+		if absent {
+			delete(doc, "resource_changes")
+		} else {
+			doc["resource_changes"] = []any{}
+		}
+		empty, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Parse("plan.json", empty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Resources) == 0 || len(got.Resources) != len(want.Resources) {
+			t.Fatalf("absent %v: %d resources without resource_changes, %d with", absent, len(got.Resources), len(want.Resources))
+		}
+		for i, r := range got.Resources {
+			if r.Address != want.Resources[i].Address || r.Source.Path != want.Resources[i].Source.Path {
+				t.Errorf("absent %v, resource %d: %s at %s, want %s at %s", absent, i, r.Address, r.Source.Path, want.Resources[i].Address, want.Resources[i].Source.Path)
+			}
 		}
 	}
 }
