@@ -2,7 +2,8 @@
 
 package source
 
-const mapPopulate = 0
+// populate leaves the pages to be faulted in as they are read.
+func populate([]byte) {}
 
 // dropPages keeps the pages where madvise is not used.
 func dropPages([]byte, int, int) int { return 0 }
