@@ -61,22 +61,17 @@ func awsAttachments(natives []*native, rs []*inventory.Resource) {
 		return
 	}
 	for _, n := range natives {
-		switch n.Type {
-		case "aws_instance", "aws_launch_template", "aws_db_instance", "aws_rds_cluster":
-		default:
+		if !attachingTypes[n.Type] {
 			continue
 		}
+		keys := n.groupKeys
+		if !n.groupKeysRead {
+			keys = groupKeys(n)
+		}
 		seen := map[*inventory.Resource]bool{}
-		for _, attr := range []string{"vpc_security_group_ids", "security_groups", "security_group_names"} {
-			for _, id := range awsStrings(n.get(attr)) {
-				if g := groups[id]; g != nil {
-					seen[g] = true
-				}
-			}
-			for _, ref := range n.references(attr) {
-				if g := groups[ref.block+ref.index]; g != nil {
-					seen[g] = true
-				}
+		for _, k := range keys {
+			if g := groups[k]; g != nil {
+				seen[g] = true
 			}
 		}
 		for g := range seen {
@@ -89,6 +84,24 @@ func awsAttachments(natives []*native, rs []*inventory.Resource) {
 			slices.SortFunc(list, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
 		}
 	}
+}
+
+// attachingTypes are the types that attach security groups (awsAttachments).
+var attachingTypes = map[string]bool{"aws_instance": true, "aws_launch_template": true, "aws_db_instance": true, "aws_rds_cluster": true}
+
+// groupKeys returns what a resource of an attaching type names its
+// security groups by: their ids, and the addresses its configuration
+// references. The worker that maps the resource reads them (on every
+// core), awsAttachments looks them up.
+func groupKeys(n *native) []string {
+	var keys []string
+	for _, attr := range []string{"vpc_security_group_ids", "security_groups", "security_group_names"} {
+		keys = append(keys, awsStrings(n.get(attr))...)
+		for _, ref := range n.references(attr) {
+			keys = append(keys, ref.block+ref.index)
+		}
+	}
+	return keys
 }
 
 // accountSettings are the types awsAccountSetting maps: applied to the

@@ -43,6 +43,11 @@ type native struct {
 	// (see providerSettings), for resources whose values do not say.
 	account string
 
+	// groupKeys, once groupKeysRead, are the keys of the security groups
+	// a resource of an attaching type names (groupKeys).
+	groupKeys     []string
+	groupKeysRead bool
+
 	// outputs holds the configuration's module outputs (module path
 	// without instance keys -> output name -> its references), so a
 	// reference to module.kms.key_arn leads to the resource behind it.

@@ -583,6 +583,9 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	w.nav.reset()
 	n.nav = &w.nav
 	defer func() { n.nav = nil }()
+	if attachingTypes[n.Type] {
+		n.groupKeys, n.groupKeysRead = groupKeys(n), true
+	}
 	r, err := safeMap(m, n)
 	if err != nil {
 		rec.err = err
@@ -952,7 +955,12 @@ func (p *parser) build() (*inventory.Estate, error) {
 	recs := p.planned
 	if len(p.changes) > 0 {
 		recs = p.changes
-		slices.SortStableFunc(recs, func(a, b *record) int { return a.seq - b.seq })
+		// Terraform lists both by address, so they are nearly always in
+		// order already.
+		bySeq := func(a, b *record) int { return a.seq - b.seq }
+		if !slices.IsSortedFunc(recs, bySeq) {
+			slices.SortStableFunc(recs, bySeq)
+		}
 	}
 	cfg := p.cfg
 	if cfg == nil {
