@@ -95,6 +95,9 @@ func writeFindings(w *bufio.Writer, d *document) error {
 // each into the appender's scratch.
 func (a *findingAppender) appendFindingsOf(b []byte, d *document, lo, hi int) ([]byte, error) {
 	for i := lo; i < hi; i++ {
+		if (i-lo)%touchAhead == 0 {
+			a.touched += d.touch(i, min(i+touchAhead, hi))
+		}
 		if i > 0 {
 			b = append(b, ',')
 		}
