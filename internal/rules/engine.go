@@ -63,6 +63,8 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 		go func() {
 			defer wg.Done()
 			byRank := make([]findingList, s.ranks)
+			touched := 0
+			defer func() { touchSink.Add(int64(touched)) }()
 			var f Finding
 			checks, passed := 0, 0
 			act := &resourceActivation{}
@@ -77,6 +79,9 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 				}
 				end := min(start+batch, total)
 				for i, r := range e.Resources[start:end] {
+					if i%touchAhead == 0 {
+						touched += inventory.Touch(e.Resources[start+i : min(start+i+touchAhead, end)])
+					}
 					progs := s.byType[r.Type]
 					if len(progs) == 0 {
 						continue
@@ -125,6 +130,12 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 	res.Findings = mergeByRank(byWorker, s.ranks)
 	return res, nil
 }
+
+// touchAhead is how many resources the rules read ahead (inventory.Touch).
+const touchAhead = 8
+
+// touchSink keeps what inventory.Touch returns.
+var touchSink atomic.Int64
 
 // findingList holds findings in fixed chunks: a growing slice would copy
 // them at every doubling and leave the old arrays to the collector.
