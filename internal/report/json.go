@@ -96,7 +96,7 @@ func writeFindings(w *bufio.Writer, d *document) error {
 func (a *findingAppender) appendFindingsOf(b []byte, d *document, lo, hi int) ([]byte, error) {
 	for i := lo; i < hi; i++ {
 		if (i-lo)%touchAhead == 0 {
-			a.touched += d.touch(i, min(i+touchAhead, hi))
+			touchSink.Add(int64(d.touch(i, min(i+touchAhead, hi))))
 		}
 		if i > 0 {
 			b = append(b, ',')

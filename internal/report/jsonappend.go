@@ -29,8 +29,6 @@ type findingAppender struct {
 	enc        *json.Encoder
 	// finding is where a streaming writer builds the finding it appends.
 	finding finding
-	// touched keeps what document.touch returns.
-	touched int
 }
 
 func newFindingAppender() *findingAppender {
