@@ -102,7 +102,15 @@ func (o *object) decodeAll() {
 // anywhere is decoded, so no true is ever missed.
 func (o *object) unknownAt(key string) any {
 	f := o.last(key)
-	if f == nil || f.at.ok() && !bytes.Contains(o.data[f.at.start:f.at.end], []byte("true")) {
+	if f == nil {
+		return nil
+	}
+	return o.unknownOf(f)
+}
+
+// unknownOf is unknownAt for the field f.
+func (o *object) unknownOf(f *field) any {
+	if f.at.ok() && !bytes.Contains(o.data[f.at.start:f.at.end], []byte("true")) {
 		return nil
 	}
 	return o.value(f)

@@ -104,7 +104,7 @@ func ParseWith(file string, data []byte, opts Options) (*inventory.Estate, error
 	}
 	p.mappers, p.joiners = registry()
 	p.backRefs = backRefRegistry()
-	p.keep = keptKeys(p.backRefs)
+	p.keep = newKeySet(keptKeys(p.backRefs))
 	if err := p.scan(); err != nil {
 		return nil, p.wrap(err)
 	}
@@ -134,8 +134,8 @@ type parser struct {
 	joiners map[string]joiner
 	// backRefs are the settings resources others name (lend.go).
 	backRefs map[string]backRef
-	// keep lists the native keys a mapped resource keeps (see trim).
-	keep []string
+	// keep holds the native keys a mapped resource keeps (see trim).
+	keep *keySet
 
 	// planned are the resources of planned_values (plans) or values
 	// (states); changes those of resource_changes. build uses changes
@@ -226,16 +226,19 @@ func keptKeys(refs map[string]backRef) []string {
 
 // trim drops the native values, unknowns and configuration expressions
 // later steps do not read (the parser's keep list) from a mapped resource.
-func trim(rec *record, keys []string) {
+func trim(rec *record, set *keySet) {
 	if rec.trimmed || !rec.values.ok() {
 		return
 	}
+	keys := set.keys
 	n := rec.n
 	if n.obj != nil {
+		// One pass over the fields, asking the set, rather than a search
+		// of the fields for every key; of repeated keys the last counts.
 		kept := make(map[string]any, 4)
-		for _, k := range keys {
-			if v, ok := n.obj.get(k); ok {
-				kept[k] = v
+		for i := range n.obj.fields {
+			if f := &n.obj.fields[i]; set.has(f.key) {
+				kept[f.key] = n.obj.value(f)
 			}
 		}
 		n.Values, n.obj = kept, nil
@@ -245,12 +248,19 @@ func trim(rec *record, keys []string) {
 	if n.unk != nil {
 		// Only the kept keys that say something is unknown.
 		var kept map[string]any
-		for _, k := range keys {
-			if v := n.unk.unknownAt(k); anyTrue(v, 0) {
+		for i := range n.unk.fields {
+			f := &n.unk.fields[i]
+			if !set.has(f.key) {
+				continue
+			}
+			if v := n.unk.unknownOf(f); anyTrue(v, 0) {
 				if kept == nil {
 					kept = make(map[string]any, 2)
 				}
-				kept[k] = v
+				kept[f.key] = v
+			} else {
+				// A later duplicate says it is known.
+				delete(kept, f.key)
 			}
 		}
 		n.Unknown, n.unk = kept, nil
@@ -263,6 +273,37 @@ func trim(rec *record, keys []string) {
 	}
 	rec.r.Native = n.Values
 	rec.trimmed = true
+}
+
+// keySet is a few keys, asked about by every field of every resource: by
+// length first, which tells most fields apart from every key at once.
+type keySet struct {
+	keys  []string
+	byLen [][]string
+}
+
+func newKeySet(keys []string) *keySet {
+	s := &keySet{keys: keys}
+	for _, k := range keys {
+		if len(k) >= len(s.byLen) {
+			s.byLen = append(s.byLen, make([][]string, len(k)+1-len(s.byLen))...)
+		}
+		s.byLen[len(k)] = append(s.byLen[len(k)], k)
+	}
+	return s
+}
+
+// has reports whether k is one of the set's keys.
+func (s *keySet) has(k string) bool {
+	if len(k) >= len(s.byLen) {
+		return false
+	}
+	for _, c := range s.byLen[len(k)] {
+		if c == k {
+			return true
+		}
+	}
+	return false
 }
 
 // keepKeys returns a copy of m with only the keys listed; nil for nil.

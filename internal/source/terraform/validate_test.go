@@ -61,6 +61,7 @@ func TestUnknownsLocated(t *testing.T) {
 	docs := []string{
 		`{}`, `{"a": true}`, `{"a": false, "b": {}}`, `{"a": [false, true, false], "b": [{}, {"c": true}], "d": [[], [false]]}`,
 		`{"tags": {}, "x": [{"y": [{"z": false}]}], "w": [true], "v": {"u": {"t": true}}, "s": null, "r": "str", "q": 1}`,
+		`{"a": true, "a": false}`, `{"a": false, "b": [true], "a": [true]}`, `{"a": {"x": true}, "a": {}}`,
 		`{"a" 1}`, `{"a": [true,]}`, `{"a": tru}`, `{"a": "\x"}`, `{"a": 1e999}`,
 	}
 	var buf bytes.Buffer
@@ -111,7 +112,7 @@ func TestUnknownsLocated(t *testing.T) {
 		}
 		nk := &native{unk: located}
 		rec := &record{values: span{0, 1, 0}, n: nk, r: &inventory.Resource{}}
-		trim(rec, keys)
+		trim(rec, newKeySet(keys))
 		if nk.unk != nil {
 			t.Fatalf("%s: trim kept the located unknowns", doc)
 		}
@@ -190,6 +191,25 @@ func TestEmptyResourceChanges(t *testing.T) {
 				t.Errorf("absent %v, resource %d: %s at %s, want %s at %s", absent, i, r.Address, r.Source.Path, want.Resources[i].Address, want.Resources[i].Source.Path)
 			}
 		}
+	}
+}
+
+// TestKeySet checks the set trim asks knows its keys and only them.
+func TestKeySet(t *testing.T) {
+	keys := []string{"id", "arn", "name", "bucket", "security_rule", "x"}
+	s := newKeySet(keys)
+	for _, k := range keys {
+		if !s.has(k) {
+			t.Errorf("has(%q) = false", k)
+		}
+	}
+	for _, k := range []string{"", "i", "ids", "ar", "arm", "nam", "names", "security_rules", "security_rul", "y", "a_much_longer_key_than_any"} {
+		if s.has(k) {
+			t.Errorf("has(%q) = true", k)
+		}
+	}
+	if newKeySet(nil).has("") {
+		t.Error("the empty set has the empty key")
 	}
 }
 
