@@ -104,7 +104,7 @@ func (n *native) rawConfig() (rawValue, bool) {
 	if n.lazy.data == nil {
 		return rawValue{}, false
 	}
-	return rawValue{data: n.lazy.data, at: n.lazy.at, keep: n.lazy.keep}, true
+	return rawValue{data: n.lazy.data, at: n.lazy.at, keep: n.lazy.keep, nav: n.nav}, true
 }
 
 // get returns the top-level attribute key, nil if absent.
@@ -134,7 +134,8 @@ func (n *native) lookup(path string) any {
 		// Into a block still in the file: navigate there and decode only
 		// what the path names, not the whole block.
 		if raw, ok := n.obj.rawAt(k); ok {
-			if sub, ok := n.nav.lookup(raw, rest); ok {
+			raw.nav = n.nav
+			if sub, ok := raw.lookup(rest); ok {
 				return decodeRaw(sub)
 			}
 			return nil

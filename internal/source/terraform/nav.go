@@ -1,11 +1,12 @@
 package terraform
 
-// nav remembers, for the blocks of one resource's planned values that a
-// mapper's lookups step into, where each member or element lies. A mapper
-// asks several paths under one block (settings.0.ip_configuration.0.ssl_mode,
-// then settings.0.ip_configuration.0.require_ssl, ...), and stepping into a
-// block in the file means passing over all its members: without nav, every
-// path passes over the same blocks again.
+// nav remembers, for the blocks of one resource's planned values and
+// configuration expressions that a mapper's lookups step into (rawValue
+// member and step), where each member or element lies. A mapper asks
+// several paths under one block (settings.0.ip_configuration.0.ssl_mode,
+// then settings.0.ip_configuration.0.require_ssl, ...), and stepping into
+// a block in the file means passing over all its members: without nav,
+// every path passes over the same blocks again.
 //
 // A worker owns one nav and resets it for each resource; the spans it
 // holds point into the file, which stays in memory while the worker maps.
@@ -33,61 +34,34 @@ func (c *nav) reset() {
 	c.blocks, c.entries, c.keys = c.blocks[:0], c.entries[:0], c.keys[:0]
 }
 
-// lookup is r.lookup(path), stepping through the blocks c remembers.
-func (c *nav) lookup(r rawValue, path string) (rawValue, bool) {
-	if c == nil {
-		return r.lookup(path)
-	}
-	for path != "" {
-		var p string
-		p, path = cutDot(path)
-		var ok bool
-		if r, ok = c.step(r, p); !ok {
-			return rawValue{}, false
-		}
-	}
-	return r, r.kind() != 'n'
-}
-
-// step is r.step(key) answered from the block's entries, which are found
-// the first time the block is stepped into.
-func (c *nav) step(r rawValue, key string) (rawValue, bool) {
-	kind := r.kind()
-	if kind != '{' && kind != '[' || r.keep != nil {
-		return r.step(key)
-	}
+// member finds key among the members of the object r, as rawValue.member
+// does: at is where the last of them lies, found whether there is one; ok
+// is false when the object cannot be read (never in practice: it was
+// validated when found).
+func (c *nav) member(r rawValue, key string) (at span, found, ok bool) {
 	b, ok := c.block(r)
 	if !ok {
-		return r.step(key)
+		return span{}, false, false
 	}
-	var at span
-	found := false
-	if kind == '{' {
-		// Of repeated keys the last counts, as in a decoded map.
-		for i := b.to - 1; i >= b.from; i-- {
-			e := &c.entries[i]
-			if e.n == len(key) && string(c.keys[e.key:e.key+e.n]) == key {
-				at, found = e.at, true
-				break
-			}
-		}
-	} else {
-		i := 0
-		for _, ch := range key {
-			if ch < '0' || ch > '9' {
-				return rawValue{}, false
-			}
-			i = i*10 + int(ch-'0')
-		}
-		if key != "" && i < b.to-b.from {
-			at, found = c.entries[b.from+i].at, true
+	// Of repeated keys the last counts, as in a decoded map.
+	for i := b.to - 1; i >= b.from; i-- {
+		if e := &c.entries[i]; e.n == len(key) && string(c.keys[e.key:e.key+e.n]) == key {
+			return e.at, true, true
 		}
 	}
-	if !found {
-		return rawValue{}, false
+	return span{}, false, true
+}
+
+// element finds element i of the list r, as member finds a member.
+func (c *nav) element(r rawValue, i int) (at span, found, ok bool) {
+	b, ok := c.block(r)
+	if !ok {
+		return span{}, false, false
 	}
-	out := rawValue{data: r.data, at: at}
-	return out, out.kind() != 'n'
+	if i < b.to-b.from {
+		return c.entries[b.from+i].at, true, true
+	}
+	return span{}, false, true
 }
 
 // block returns the entries of the block r, finding them if it was not

@@ -18,6 +18,9 @@ type rawValue struct {
 	// keep, at the top level of a trimmed configuration, are the only
 	// members it has (see trim).
 	keep []string
+	// nav, while a worker maps the resource the value belongs to,
+	// remembers the blocks stepped into, for the next path into them.
+	nav *nav
 }
 
 func (r rawValue) decoder() *decoder {
@@ -33,6 +36,11 @@ func (r rawValue) kind() byte { return r.data[r.at.start] }
 func (r rawValue) member(key string) (rawValue, bool) {
 	if r.kind() != '{' || r.keep != nil && !slices.Contains(r.keep, key) {
 		return rawValue{}, false
+	}
+	if r.nav != nil {
+		if at, found, ok := r.nav.member(r, key); ok {
+			return rawValue{data: r.data, at: at, nav: r.nav}, found
+		}
 	}
 	d := r.decoder()
 	var out rawValue
@@ -73,6 +81,12 @@ func (r rawValue) step(key string) (rawValue, bool) {
 		}
 		if key == "" {
 			return rawValue{}, false
+		}
+		if r.nav != nil {
+			if at, found, ok := r.nav.element(r, i); ok {
+				out := rawValue{data: r.data, at: at, nav: r.nav}
+				return out, found && out.kind() != 'n'
+			}
 		}
 		d := r.decoder()
 		var out rawValue

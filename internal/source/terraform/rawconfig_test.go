@@ -59,17 +59,25 @@ func TestRawConfigMatchesDecoded(t *testing.T) {
 			}
 			nd := &native{Address: "aws_s3_bucket.x", Config: decoded}
 			nr := &native{Address: "aws_s3_bucket.x", lazy: lazyConfig{data: []byte(doc), at: at, keep: keep}}
+			// And through a worker's nav, which remembers the blocks the
+			// paths before stepped into.
+			nn := &native{Address: "aws_s3_bucket.x", lazy: lazyConfig{data: []byte(doc), at: at, keep: keep}, nav: &nav{}}
 			paths := allPaths(full, "")
-			paths = append(paths, "", "a.b", "d.0.e.f", "d.0.e.g", "d.9", "d.x", "m.n", "..")
+			paths = append(paths, "", "a.b", "d.0.e.f", "d.0.e.g", "d.9", "d.x", "m.n", "..", "d..0")
 			for _, path := range paths {
-				if a, b := nd.configured(path), nr.configured(path); a != b {
-					t.Errorf("%s keep %v: configured(%q) is %v decoded, %v raw", doc, keep, path, a, b)
-				}
-				if a, b := nd.references(path), nr.references(path); !slices.Equal(a, b) {
-					t.Errorf("%s keep %v: references(%q) is %v decoded, %v raw", doc, keep, path, a, b)
-				}
-				if a, b := planned(nd, path), planned(nr, path); a != b {
-					t.Errorf("%s keep %v: planned(%q) is %v decoded, %v raw", doc, keep, path, a, b)
+				for _, raw := range []struct {
+					how string
+					n   *native
+				}{{"raw", nr}, {"through nav", nn}} {
+					if a, b := nd.configured(path), raw.n.configured(path); a != b {
+						t.Errorf("%s keep %v: configured(%q) is %v decoded, %v %s", doc, keep, path, a, b, raw.how)
+					}
+					if a, b := nd.references(path), raw.n.references(path); !slices.Equal(a, b) {
+						t.Errorf("%s keep %v: references(%q) is %v decoded, %v %s", doc, keep, path, a, b, raw.how)
+					}
+					if a, b := planned(nd, path), planned(raw.n, path); a != b {
+						t.Errorf("%s keep %v: planned(%q) is %v decoded, %v %s", doc, keep, path, a, b, raw.how)
+					}
 				}
 			}
 		}
