@@ -80,11 +80,25 @@ var touchSink atomic.Int64
 func (d *document) touch(lo, hi int) int {
 	n := 0
 	for _, k := range d.order[lo:hi] {
-		if r := d.res.Findings[k.seq].Resource; r != nil {
-			n += len(r.Address)
+		f := &d.res.Findings[k.seq]
+		if r := f.Resource; r != nil {
+			// The resource, and the strings of it a finding writes that
+			// lie apart from it (the address is the key sorted by).
+			n += len(r.Address) + firstByte(r.Name) + firstByte(r.ID) + firstByte(r.Source.Path)
+		}
+		if len(f.Evidence) > 0 {
+			n += len(f.Evidence[0].Path)
 		}
 	}
 	return n
+}
+
+// firstByte reads the first byte of s, 0 if it is empty (touch).
+func firstByte(s string) int {
+	if s == "" {
+		return 0
+	}
+	return int(s[0])
 }
 
 // materialize builds every finding into Findings, for the writers that
