@@ -146,8 +146,10 @@ type parser struct {
 	// cfgEarly is the configuration decoded ahead of the scan, used by
 	// the workers while cfgOK holds.
 	cfgEarly *configIndex
-	cfgAt    int
-	cfgOK    bool
+	// cfgAt and cfgEnd are where the guessed configuration starts and
+	// ends in the file.
+	cfgAt, cfgEnd int
+	cfgOK         bool
 	// cfgDone is closed once cfgEarly and cfgAt are set.
 	cfgDone chan struct{}
 
@@ -339,30 +341,31 @@ func (p *parser) wrap(err error) error {
 }
 
 // guessConfig decodes the configuration ahead of the scan, from the last
-// `"configuration":` in a plan, and returns it with its offset; a state has
-// none (offset -1). The scan confirms or refutes the guess.
-func guessConfig(data []byte, plan bool) (*configIndex, int) {
+// `"configuration":` in a plan, and returns it with where it starts and
+// ends; a state has none (offsets -1). The scan confirms or refutes the
+// guess, and passes over a confirmed one without reading it again.
+func guessConfig(data []byte, plan bool) (c *configIndex, start, end int) {
 	none := &configIndex{}
 	if !plan {
-		return none, -1
+		return none, -1, -1
 	}
 	key := []byte(`"configuration":`)
 	at := lastIndex(data, key)
 	if at < 0 {
-		return none, -1
+		return none, -1, -1
 	}
 	d := newDecoder(data)
 	d.pos = at + len(key)
 	d.depth = 1
 	if d.peek() != '{' {
-		return none, -1
+		return none, -1, -1
 	}
-	start := d.pos
+	start = d.pos
 	c, err := readConfig(d)
 	if err != nil {
-		return none, -1
+		return none, -1, -1
 	}
-	return c, start
+	return c, start, d.pos
 }
 
 // lastIndex is bytes.LastIndex, searching chunks from the end forwards:
@@ -407,7 +410,7 @@ func (p *parser) scan() error {
 	// needs no configuration; workers wait for it before they map.
 	p.cfgOK, p.cfgDone = true, make(chan struct{})
 	go func() {
-		p.cfgEarly, p.cfgAt = guessConfig(p.data, useChanges)
+		p.cfgEarly, p.cfgAt, p.cfgEnd = guessConfig(p.data, useChanges)
 		close(p.cfgDone)
 	}()
 
@@ -759,9 +762,11 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 		case "configuration":
 			<-p.cfgDone
 			if p.cfgOK && d.pos == p.cfgAt {
-				// The guess was right: the configuration is read.
+				// The guess was right: the configuration is read, and
+				// was checked to its end.
 				p.cfg = p.cfgEarly
-				return d.skipFast()
+				d.pos = p.cfgEnd
+				return nil
 			}
 			c, err := readConfig(d)
 			if err != nil {
