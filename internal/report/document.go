@@ -474,22 +474,46 @@ func planDocument(res *rules.Result, opts Options) *document {
 		slices.SortFunc(order, func(a, b *sortKey) int { return cmp.Or(byRule(a, b), within(a, b)) })
 	}
 	d.res, d.order, d.byID = res, order, byID
-	// The summary and the rules' counts, without building the findings.
-	for _, k := range order {
-		f := &res.Findings[k.seq]
-		if idx, ok := byID[k.ruleID]; ok && f.Rule != nil {
-			d.Rules[idx].Findings++
+	// The summary and the rules' counts, without building the findings:
+	// in the engine's order, where a rule's findings follow each other,
+	// counting failures by severity before naming them.
+	var lastRule *rules.Rule
+	lastIdx, lastOK := 0, false
+	var failedBySev [rules.Critical + 1]int
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		if f.Rule != nil {
+			if f.Rule != lastRule {
+				lastRule = f.Rule
+				lastIdx, lastOK = byID[f.Rule.ID]
+			}
+			if lastOK {
+				d.Rules[lastIdx].Findings++
+			}
 		}
 		switch f.Status {
 		case rules.Fail:
 			s.Failed++
-			s.FailedBySeverity[k.sev.String()]++
+			var sev rules.Severity
+			if f.Rule != nil {
+				sev = f.Rule.Severity
+			}
+			if sev >= 0 && int(sev) < len(failedBySev) {
+				failedBySev[sev]++
+			} else {
+				s.FailedBySeverity[sev.String()]++
+			}
 		case rules.Suppressed:
 			s.Suppressed++
 		case rules.Error:
 			s.Errors++
 		case rules.Unknown:
 			s.Unknown++
+		}
+	}
+	for sev, n := range failedBySev {
+		if n > 0 {
+			s.FailedBySeverity[rules.Severity(sev).String()] += n
 		}
 	}
 	return d
