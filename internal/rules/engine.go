@@ -179,33 +179,62 @@ func (c *cursor) next() {
 // mergeByRank merges the workers' findings rank by rank, each rank's lists
 // by the resources' order, into one slice: highest severity first, then by
 // rule id, then by the resource's place in the estate.
+// parallelMergeMin is how many findings mergeByRank merges on one core.
+var parallelMergeMin = 1 << 14
+
 func mergeByRank(byWorker [][]findingList, ranks int) []Finding {
-	n := 0
-	for _, w := range byWorker {
-		for i := range w {
-			n += w[i].len()
-		}
-	}
-	out := make([]Finding, 0, n)
-	heads := make([]cursor, len(byWorker))
+	// Where each rank's findings start in the result; ranks are merged on
+	// every core, each into its own part.
+	starts := make([]int, ranks+1)
 	for r := range ranks {
-		for i, w := range byWorker {
-			heads[i] = cursor{chunks: w[r].chunks}
+		n := 0
+		for _, w := range byWorker {
+			n += w[r].len()
 		}
-		for {
-			best := -1
-			for i := range heads {
-				if !heads[i].done() && (best < 0 || heads[i].head().order < heads[best].head().order) {
-					best = i
+		starts[r+1] = starts[r] + n
+	}
+	out := make([]Finding, starts[ranks])
+	mergeRanks := func(lo, hi int) {
+		heads := make([]cursor, len(byWorker))
+		for r := lo; r < hi; r++ {
+			for i, w := range byWorker {
+				heads[i] = cursor{chunks: w[r].chunks}
+			}
+			at := starts[r]
+			for {
+				best := -1
+				for i := range heads {
+					if !heads[i].done() && (best < 0 || heads[i].head().order < heads[best].head().order) {
+						best = i
+					}
 				}
+				if best < 0 {
+					break
+				}
+				out[at] = *heads[best].head()
+				at++
+				heads[best].next()
 			}
-			if best < 0 {
-				break
-			}
-			out = append(out, *heads[best].head())
-			heads[best].next()
 		}
 	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(out) < parallelMergeMin || workers == 1 {
+		mergeRanks(0, ranks)
+		return out
+	}
+	// Shares of about equal findings.
+	var wg sync.WaitGroup
+	share := (len(out) + workers - 1) / workers
+	for lo := 0; lo < ranks; {
+		hi := lo + 1
+		for hi < ranks && starts[hi+1]-starts[lo] <= share {
+			hi++
+		}
+		first := lo
+		wg.Go(func() { mergeRanks(first, hi) })
+		lo = hi
+	}
+	wg.Wait()
 	return out
 }
 
