@@ -176,12 +176,12 @@ func (c *cursor) next() {
 	}
 }
 
-// mergeByRank merges the workers' findings rank by rank, each rank's lists
-// by the resources' order, into one slice: highest severity first, then by
-// rule id, then by the resource's place in the estate.
 // parallelMergeMin is how many findings mergeByRank merges on one core.
 var parallelMergeMin = 1 << 14
 
+// mergeByRank merges the workers' findings rank by rank, each rank's lists
+// by the resources' order, into one slice: highest severity first, then by
+// rule id, then by the resource's place in the estate.
 func mergeByRank(byWorker [][]findingList, ranks int) []Finding {
 	// Where each rank's findings start in the result; ranks are merged on
 	// every core, each into its own part.
@@ -317,45 +317,6 @@ func (c *verdictCache) judge(p *program, r *inventory.Resource, act *resourceAct
 	return found, counted
 }
 
-// appendVerdictKey appends to b an encoding of the values at paths in the
-// resource's value, each absent, null, a bool, a number or a string; ok is
-// false when one is anything else (a list, a map), which the cache does
-// not compare.
-func appendVerdictKey(b []byte, value map[string]any, paths []string) ([]byte, bool) {
-	for _, path := range paths {
-		var ok bool
-		if b, ok = appendPathKey(b, value, strings.Split(path, ".")); !ok {
-			return b, false
-		}
-	}
-	return b, true
-}
-
-// appendPathKey is appendVerdictKey for one path, given as its segments.
-func appendPathKey(b []byte, value map[string]any, segs []string) ([]byte, bool) {
-	var cur any = value
-	for _, seg := range segs {
-		var found, isMap bool
-		switch m := cur.(type) {
-		case map[string]any:
-			cur, found, isMap = lookupKey(m, seg)
-		case map[string]string:
-			cur, found, isMap = lookupKey(m, seg)
-		}
-		if !isMap {
-			return b, false
-		}
-		if !found {
-			cur = absent{}
-			break
-		}
-	}
-	if _, ok := cur.(absent); ok {
-		return append(b, 'A'), true
-	}
-	return appendValueKey(b, cur, 0)
-}
-
 // maxKeyDepth bounds how deep appendValueKey encodes lists and maps.
 const maxKeyDepth = 6
 
@@ -424,11 +385,9 @@ func appendStringKey(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// sortedKeys returns m's keys in order; small maps, nearly all of them,
-// are sorted on the stack.
+// sortedKeys returns m's keys in order.
 func sortedKeys[V any](m map[string]V) []string {
-	var small [16]string
-	keys := small[:0]
+	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
@@ -436,9 +395,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// keyOf is appendVerdictKey for the program's keyPaths, from the encodings
-// of each path the activation keeps for the resource: the programs of a
-// type read many of the same attributes.
+// keyOf returns the program's verdict key: the encodings of the values at
+// its keyPaths (absent, or appendValueKey's), which the activation keeps
+// for the resource, since the programs of a type read many of the same
+// attributes; ok is false when one of them has no encoding.
 func (c *verdictCache) keyOf(p *program, act *resourceActivation) ([]byte, bool) {
 	key := c.key[:0]
 	for _, slot := range p.keySlots {
@@ -453,14 +413,11 @@ func (c *verdictCache) keyOf(p *program, act *resourceActivation) ([]byte, bool)
 	return key, true
 }
 
-// lookupKey is one step of a path in a map (appendVerdictKey).
+// lookupKey is one step of a path in a map (encodeKeys).
 func lookupKey[V any](m map[string]V, key string) (v any, found, isMap bool) {
 	e, ok := m[key]
 	return e, ok, true
 }
-
-// absent marks an attribute path with nothing at it.
-type absent struct{}
 
 // evaluate runs one rule on one resource. It returns nil for a pass, and
 // counted=false when the precondition excludes the resource.
@@ -630,7 +587,8 @@ type pathKey struct {
 }
 
 // pathKey returns the encoding of the value at the key path in slot of
-// the trie, ok as appendPathKey. The first time a program of the resource
+// the trie: 'A' when nothing is there, else appendValueKey's; ok is false
+// when a step of the path is not into a map, or the value has no encoding. The first time a program of the resource
 // asks, every path of the trie is encoded, each parent looked up once.
 func (a *resourceActivation) pathKey(t *keyTrie, slot int) ([]byte, bool) {
 	if a.keyGen != a.gen || a.keyTrie != t {
@@ -656,8 +614,8 @@ const (
 )
 
 // encodeKeys encodes the paths below n, whose value is cur (state
-// keyFound) or which is absent or under a value that is not a map, as
-// appendPathKey would each of them.
+// keyFound) or which is absent or under a value that is not a map (see
+// pathKey).
 func (a *resourceActivation) encodeKeys(n *keyNode, cur any, state keyState) {
 	for _, c := range n.children {
 		var v any

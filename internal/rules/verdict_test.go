@@ -91,7 +91,7 @@ func TestVerdictKey(t *testing.T) {
 		if v != absentValue {
 			m["a"] = v
 		}
-		k, ok := appendVerdictKey(nil, m, []string{"a", "b"})
+		k, ok := verdictKey(m, []string{"a", "b"})
 		if !ok {
 			t.Fatalf("%#v: no key", v)
 		}
@@ -121,21 +121,62 @@ func TestVerdictKey(t *testing.T) {
 		{"through a list", map[string]any{"a": []any{}}, "a.b", false},
 	}
 	for _, tt := range tests {
-		if _, ok := appendVerdictKey(nil, tt.value, []string{tt.path}); ok != tt.ok {
+		if _, ok := verdictKey(tt.value, []string{tt.path}); ok != tt.ok {
 			t.Errorf("%s: ok = %v, want %v", tt.name, ok, tt.ok)
 		}
 	}
-	// Strings are length-prefixed: "ab","c" is not "a","bc".
-	k1, _ := appendVerdictKey(nil, map[string]any{"x": "ab", "y": "c"}, []string{"x", "y"})
-	k2, _ := appendVerdictKey(nil, map[string]any{"x": "a", "y": "bc"}, []string{"x", "y"})
+	// Strings are length-prefixed: "aSb","c" is not "a","bSc" (S is also
+	// the tag of a string).
+	k1, _ := verdictKey(map[string]any{"x": "aSb", "y": "c"}, []string{"x", "y"})
+	k2, _ := verdictKey(map[string]any{"x": "a", "y": "bSc"}, []string{"x", "y"})
 	if bytes.Equal(k1, k2) {
 		t.Error("adjacent strings run together in the key")
 	}
 }
 
+// verdictKey is the key a program reading paths gets for value, as the
+// engine builds it (a trie of the paths, encoded per resource).
+func verdictKey(value map[string]any, paths []string) ([]byte, bool) {
+	trie := &keyTrie{root: keyNode{slot: -1}}
+	p := &program{keys: trie}
+	for _, path := range paths {
+		p.keySlots = append(p.keySlots, trie.add(path))
+	}
+	act := &resourceActivation{}
+	act.set(value)
+	c := newVerdictCache(1)
+	return c.keyOf(p, act)
+}
+
+// keyAlone encodes the value at one path as the trie's walk must: each
+// step into a map, 'A' from the first missing key on, no key through
+// anything but a map.
+func keyAlone(value map[string]any, path string) ([]byte, bool) {
+	var cur any = value
+	for _, seg := range strings.Split(path, ".") {
+		switch m := cur.(type) {
+		case map[string]any:
+			v, ok := m[seg]
+			if !ok {
+				return []byte{'A'}, true
+			}
+			cur = v
+		case map[string]string:
+			v, ok := m[seg]
+			if !ok {
+				return []byte{'A'}, true
+			}
+			cur = v
+		default:
+			return nil, false
+		}
+	}
+	return appendValueKey(nil, cur, 0)
+}
+
 // TestKeyTrie checks that the keys the engine encodes for all of a type's
-// paths at once, each parent looked up once, are those appendPathKey
-// encodes for each path alone.
+// paths at once, each parent looked up once, are those of each path
+// encoded alone.
 func TestKeyTrie(t *testing.T) {
 	paths := []string{"a", "a.b", "a.b.c", "a.d", "e", "e.f", "g.h", "tags", "tags.owner", "tags.owner.x", "l.0", "n.m"}
 	values := []map[string]any{
@@ -158,7 +199,7 @@ func TestKeyTrie(t *testing.T) {
 	for _, v := range values {
 		act.set(v)
 		for i, p := range paths {
-			want, wantOK := appendPathKey(nil, v, strings.Split(p, "."))
+			want, wantOK := keyAlone(v, p)
 			got, ok := act.pathKey(trie, slots[i])
 			if ok != wantOK || ok && !bytes.Equal(got, want) {
 				t.Errorf("%v, %s: trie %q %v, alone %q %v", v, p, got, ok, want, wantOK)
