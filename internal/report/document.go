@@ -80,15 +80,21 @@ var touchSink atomic.Int64
 func (d *document) touch(lo, hi int) int {
 	n := 0
 	for _, k := range d.order[lo:hi] {
-		f := &d.res.Findings[k.seq]
-		if r := f.Resource; r != nil {
-			// The resource, and the strings of it a finding writes that
-			// lie apart from it (the address is the key sorted by).
-			n += len(r.Address) + firstByte(r.Name) + firstByte(r.ID) + firstByte(r.Source.Path)
-		}
-		if len(f.Evidence) > 0 {
-			n += len(f.Evidence[0].Path)
-		}
+		n += touchFinding(&d.res.Findings[k.seq])
+	}
+	return n
+}
+
+// touchFinding reads what building f reads apart from f itself: its
+// resource, the strings of it a finding writes (the address is the key
+// sorted by), and its evidence.
+func touchFinding(f *rules.Finding) int {
+	n := 0
+	if r := f.Resource; r != nil {
+		n += len(r.Address) + firstByte(r.Name) + firstByte(r.ID) + firstByte(r.Source.Path)
+	}
+	if len(f.Evidence) > 0 {
+		n += len(f.Evidence[0].Path)
 	}
 	return n
 }
@@ -395,10 +401,8 @@ func planDocument(res *rules.Result, opts Options) *document {
 			if (i-lo)%touchAhead == 0 {
 				// As in writing them (document.touch): the findings'
 				// resources lie all over memory.
-				for _, f := range res.Findings[i:min(i+touchAhead, hi)] {
-					if f.Resource != nil {
-						touched += len(f.Resource.Address)
-					}
+				for j := i; j < min(i+touchAhead, hi); j++ {
+					touched += touchFinding(&res.Findings[j])
 				}
 			}
 			keys[i] = newSortKey(&res.Findings[i], i)
