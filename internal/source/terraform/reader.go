@@ -150,7 +150,7 @@ type parser struct {
 	// ends in the file.
 	cfgAt, cfgEnd int
 	cfgOK         bool
-	// cfgDone is closed once cfgEarly and cfgAt are set.
+	// cfgDone is closed once cfgEarly, cfgAt and cfgEnd are set.
 	cfgDone chan struct{}
 
 	// variables are the root module's input values; lateVariables those
@@ -637,7 +637,6 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	}
 	if r != nil {
 		fillCommon(r, n)
-		n.nav = nil
 		rec.r = r
 		trim(rec, w.p.keep)
 		if rec.trimmed && (w.p.keepNative == nil || w.p.keepNative(r.Type)) {
