@@ -64,23 +64,7 @@ func TestUnknownsLocated(t *testing.T) {
 		`{"a": true, "a": false}`, `{"a": false, "b": [true], "a": [true]}`, `{"a": {"x": true}, "a": {}}`,
 		`{"a" 1}`, `{"a": [true,]}`, `{"a": tru}`, `{"a": "\x"}`, `{"a": 1e999}`,
 	}
-	var buf bytes.Buffer
-	if err := plan.Write(&buf, 400, 1); err != nil {
-		t.Fatal(err)
-	}
-	var p struct {
-		ResourceChanges []struct {
-			Change struct {
-				AfterUnknown json.RawMessage `json:"after_unknown"`
-			} `json:"change"`
-		} `json:"resource_changes"`
-	}
-	if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
-		t.Fatal(err)
-	}
-	for _, rc := range p.ResourceChanges {
-		docs = append(docs, string(rc.Change.AfterUnknown))
-	}
+	docs = append(docs, changeDocs(t, 400, 1, "after_unknown")...)
 	for _, doc := range docs {
 		d1 := newDecoder([]byte(doc))
 		full, err1 := d1.value()
@@ -213,6 +197,40 @@ func TestKeySet(t *testing.T) {
 	}
 }
 
+// changeDocs returns one field ("after", "after_unknown") of every change
+// in a plan of n resources from the bench generator.
+func changeDocs(t *testing.T, n int, seed int64, field string) []string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := plan.Write(&buf, n, seed); err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		ResourceChanges []struct {
+			Change map[string]json.RawMessage `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	var docs []string
+	for _, rc := range p.ResourceChanges {
+		docs = append(docs, string(rc.Change[field]))
+	}
+	return docs
+}
+
+// indexed locates the planned values doc as a worker does.
+func indexed(t *testing.T, doc string) *object {
+	t.Helper()
+	var scratch []field
+	o, err := newDecoder([]byte(doc)).index([]byte(doc), &scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
 // TestLookupLocated checks a path into planned values still in the file
 // (native.lookup navigating a block without decoding it) answers as lookup
 // on the decoded values does, on every path of hand-made values and of the
@@ -222,38 +240,13 @@ func TestLookupLocated(t *testing.T) {
 		`{}`, `{"a": {"b": 1}, "c": [{"d": "x"}, {"d": null}], "e": [[1, 2], []], "f": null}`,
 		`{"a": {"b": 1, "b": 2}, "l": [{"k": 1}, {"k": 2, "k": 3}], "s": "str", "n": 0}`,
 	}
-	var buf bytes.Buffer
-	if err := plan.Write(&buf, 200, 2); err != nil {
-		t.Fatal(err)
-	}
-	var p struct {
-		ResourceChanges []struct {
-			Change struct {
-				After json.RawMessage `json:"after"`
-			} `json:"change"`
-		} `json:"resource_changes"`
-	}
-	if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
-		t.Fatal(err)
-	}
-	for _, rc := range p.ResourceChanges {
-		docs = append(docs, string(rc.Change.After))
-	}
+	docs = append(docs, changeDocs(t, 200, 2, "after")...)
 	for _, doc := range docs {
 		full, err := newDecoder([]byte(doc)).value()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var scratch []field
-		located, err := newDecoder([]byte(doc)).index([]byte(doc), &scratch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var scratch2 []field
-		stepped, err := newDecoder([]byte(doc)).index([]byte(doc), &scratch2)
-		if err != nil {
-			t.Fatal(err)
-		}
+		located, stepped := indexed(t, doc), indexed(t, doc)
 		// The same lookups through a worker's nav, which remembers the
 		// blocks it stepped into for the next path, and on paths that
 		// are not there: past a scalar, a list index out of range or not
