@@ -51,14 +51,7 @@ func benchRules() []*Rule {
 // BenchmarkEvaluate measures rule evaluation alone (no parsing) over 100,000
 // resources; see docs/benchmarks.md for the whole scan.
 func BenchmarkEvaluate(b *testing.B) {
-	c, err := NewCompiler(0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	set, err := c.Compile(benchRules())
-	if err != nil {
-		b.Fatal(err)
-	}
+	set := mustCompile(b, benchRules()...)
 	e := benchEstate(100_000)
 	b.ResetTimer()
 	for b.Loop() {

@@ -17,7 +17,7 @@ func bucket(id string, attrs map[string]any, unknown ...string) *inventory.Resou
 	return r
 }
 
-func mustCompile(t *testing.T, rs ...*Rule) *Set {
+func mustCompile(t testing.TB, rs ...*Rule) *Set {
 	t.Helper()
 	c, err := NewCompiler(0)
 	if err != nil {

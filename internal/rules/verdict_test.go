@@ -316,13 +316,5 @@ func packsOnPlan(t testing.TB, n int, seed int64) (*Set, *inventory.Estate) {
 		}
 		rs = append(rs, r...)
 	}
-	c, err := NewCompiler(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := c.Compile(rs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set, e
+	return mustCompile(t, rs...), e
 }
