@@ -26,6 +26,7 @@ type Resource struct {
 	Tags         map[string]string `json:"tags,omitempty"`
 	// Attrs holds the normalized attributes as nested maps whose values are
 	// bool, string, int64, []any or map[string]any, as the schema declares.
+	// The common fields are not in it: Value adds them.
 	Attrs map[string]any `json:"attributes"`
 	// Unknown lists the dotted attribute paths whose values are not known
 	// until apply. Rules that depend on them yield no verdict, never a pass or
@@ -39,9 +40,13 @@ type Resource struct {
 	NativeJSON []byte   `json:"-"`
 	Source     Location `json:"location"`
 
-	// finalized is set once the common fields have been merged into Attrs,
-	// which is then the value rules read.
-	finalized bool
+	// finalized is set once jurisdiction holds the value rules read as
+	// resource.jurisdiction.
+	finalized    bool
+	jurisdiction map[string]any
+	// value is what Value built: Attrs with the common fields, made only
+	// for a rule that runs on the resource.
+	value map[string]any
 }
 
 // Location says where a resource was read from.
@@ -71,16 +76,17 @@ func (r *Resource) Set(path string, value any) {
 		r.Attrs = NewAttrs(r.Type)
 	}
 	setPath(r.Attrs, path, value)
+	r.value = nil
 }
 
 // NewAttrs makes the attribute map of a resource of the normalized type
-// typ at its final size: the type's attributes and the common fields
-// Value merges in. A map that grows on the way is rebuilt each time it
-// doubles, which a large estate pays for every resource.
+// typ at its final size, the type's attributes. A map that grows on the
+// way is rebuilt each time it doubles, which a large estate pays for
+// every resource.
 func NewAttrs(typ string) map[string]any {
 	n := 20
 	if s, ok := Schemas[typ]; ok {
-		n = len(s.Fields) + len(commonKeys)
+		n = len(s.Fields)
 	}
 	return make(map[string]any, n)
 }
@@ -115,13 +121,108 @@ func (r *Resource) IsUnknown(path string) bool {
 var commonKeys = []string{"provider", "account", "region", "jurisdiction", "type", "native_type", "id", "address", "name", "tags", "native"}
 
 // Value returns the object rules see as `resource`: the normalized
-// attributes with the common fields merged in, in one map that is built
-// once, without copying the attributes.
+// attributes with the common fields merged in. It is built on the first
+// call, for a rule that runs on the resource: most rules' verdicts are
+// reused from resources with the same settings (the rules engine), which
+// read single attributes (Lookup, Common), and a large estate spent more
+// on merging eleven fields into every resource's map, and on the larger
+// maps, than on anything else in finalizing it.
 func (r *Resource) Value() map[string]any {
 	if !r.finalized {
 		r.finalize(nil)
 	}
-	return r.Attrs
+	if r.value == nil {
+		v := make(map[string]any, len(r.Attrs)+len(commonKeys))
+		for k, x := range r.Attrs {
+			v[k] = x
+		}
+		for _, k := range commonKeys {
+			v[k], _ = r.Common(k)
+		}
+		r.value = v
+	}
+	return r.value
+}
+
+// Common returns the value rules read as resource.<key> for a common
+// field; ok is false when key names none.
+func (r *Resource) Common(key string) (v any, ok bool) {
+	switch key {
+	case "provider":
+		return r.Provider, true
+	case "account":
+		return r.Account, true
+	case "region":
+		return r.Region, true
+	case "jurisdiction":
+		if !r.finalized {
+			r.finalize(nil)
+		}
+		return r.jurisdiction, true
+	case "type":
+		return r.Type, true
+	case "native_type":
+		return r.NativeType, true
+	case "id":
+		return r.ID, true
+	case "address":
+		return r.Address, true
+	case "name":
+		return r.Name, true
+	case "tags":
+		if r.Tags == nil {
+			return noTags, true
+		}
+		return r.Tags, true
+	case "native":
+		if r.Native == nil {
+			return noNative, true
+		}
+		return r.Native, true
+	}
+	return nil, false
+}
+
+// CommonString is Common for the common fields that are strings, without
+// boxing the string; ok is false for any other key.
+func (r *Resource) CommonString(key string) (s string, ok bool) {
+	switch key {
+	case "provider":
+		return r.Provider, true
+	case "account":
+		return r.Account, true
+	case "region":
+		return r.Region, true
+	case "type":
+		return r.Type, true
+	case "native_type":
+		return r.NativeType, true
+	case "id":
+		return r.ID, true
+	case "address":
+		return r.Address, true
+	case "name":
+		return r.Name, true
+	}
+	return "", false
+}
+
+// Lookup returns the value rules read at the dotted path below
+// `resource`, common fields included, and whether there is one.
+func (r *Resource) Lookup(path string) (any, bool) {
+	head, rest, nested := strings.Cut(path, ".")
+	if v, ok := r.Common(head); ok {
+		if !nested {
+			return v, true
+		}
+		// As in CEL's view of a select path: only objects have members
+		// (tags are a map of strings, indexed, never selected into).
+		if m, ok := v.(map[string]any); ok {
+			return getPath(m, rest)
+		}
+		return nil, false
+	}
+	return getPath(r.Attrs, path)
 }
 
 // noTags and noNative are what rules read for a resource without tags or
@@ -132,61 +233,27 @@ var (
 )
 
 // finalizeCache keeps what one worker of Finalize shares between
-// resources: the jurisdiction objects, and the few distinct providers,
-// accounts, regions and types already boxed as the values rules read
-// (boxing a string allocates; a 100,000-resource estate has a handful).
+// resources: the jurisdiction objects.
 type finalizeCache struct {
 	jurisdictions map[Jurisdiction]map[string]any
-	strs          map[string]any
-}
-
-func (c *finalizeCache) str(s string) any {
-	if c == nil {
-		return s
-	}
-	v, ok := c.strs[s]
-	if !ok {
-		v = s
-		c.strs[s] = v
-	}
-	return v
 }
 
 func (r *Resource) finalize(c *finalizeCache) {
-	var jurisdictions map[Jurisdiction]map[string]any
-	if c != nil {
-		jurisdictions = c.jurisdictions
-	}
 	if r.Attrs == nil {
 		r.Attrs = NewAttrs(r.Type)
 	}
-	var tags any = r.Tags
-	if r.Tags == nil {
-		tags = noTags
+	var j map[string]any
+	ok := false
+	if c != nil {
+		j, ok = c.jurisdictions[r.Jurisdiction]
 	}
-	var native any = r.Native
-	if r.Native == nil {
-		native = noNative
-	}
-	j, ok := jurisdictions[r.Jurisdiction]
 	if !ok {
 		j = r.Jurisdiction.value()
-		if jurisdictions != nil {
-			jurisdictions[r.Jurisdiction] = j
+		if c != nil {
+			c.jurisdictions[r.Jurisdiction] = j
 		}
 	}
-	v := r.Attrs
-	v["provider"] = c.str(r.Provider)
-	v["account"] = c.str(r.Account)
-	v["region"] = c.str(r.Region)
-	v["jurisdiction"] = j
-	v["type"] = c.str(r.Type)
-	v["native_type"] = c.str(r.NativeType)
-	v["id"] = r.ID
-	v["address"] = r.Address
-	v["name"] = r.Name
-	v["tags"] = tags
-	v["native"] = native
+	r.jurisdiction, r.value = j, nil
 	r.finalized = true
 }
 
@@ -201,8 +268,8 @@ func (r *Resource) EnsureNative() error {
 		return fmt.Errorf("decoding the native attributes of %s: %w", r.Address, err)
 	}
 	r.Native = m
-	if r.finalized {
-		r.Attrs["native"] = m
+	if r.value != nil {
+		r.value["native"] = m
 	}
 	return nil
 }
@@ -214,16 +281,6 @@ func (r *Resource) MarshalJSON() ([]byte, error) {
 	c := *r
 	if c.Native == nil && len(c.NativeJSON) > 0 {
 		return marshalWithRawNative(&c)
-	}
-	if r.finalized {
-		attrs := make(map[string]any, len(r.Attrs))
-		for k, v := range r.Attrs {
-			attrs[k] = v
-		}
-		for _, k := range commonKeys {
-			delete(attrs, k)
-		}
-		c.Attrs = attrs
 	}
 	return json.Marshal((*plain)(&c))
 }
@@ -251,8 +308,8 @@ func marshalWithRawNative(r *Resource) ([]byte, error) {
 func (e *Estate) ReleaseNative() {
 	for _, r := range e.Resources {
 		r.Native, r.NativeJSON = nil, nil
-		if r.finalized {
-			r.Attrs["native"] = noNative
+		if r.value != nil {
+			r.value["native"] = noNative
 		}
 	}
 }
@@ -264,6 +321,7 @@ func (e *Estate) ReleaseNative() {
 func (e *Estate) ReleaseAttributes() {
 	for _, r := range e.Resources {
 		r.Attrs, r.Native, r.NativeJSON, r.finalized = nil, nil, nil, false
+		r.jurisdiction, r.value = nil, nil
 	}
 }
 
@@ -340,7 +398,7 @@ func (e *Estate) Finalize() {
 	// Resources are independent: large estates are finalized on every
 	// core, each worker with its own caches.
 	inChunks(e.Resources, func(rs []*Resource) {
-		cache := &finalizeCache{jurisdictions: map[Jurisdiction]map[string]any{}, strs: map[string]any{}}
+		cache := &finalizeCache{jurisdictions: map[Jurisdiction]map[string]any{}}
 		type place struct{ provider, region string }
 		type found struct {
 			j  Jurisdiction

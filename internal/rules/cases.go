@@ -131,7 +131,7 @@ func (s *Set) RunCases(cf *CaseFile) []CaseResult {
 			if p.typ != r.Type {
 				continue
 			}
-			f, counted := p.evaluate(r, &resourceActivation{value: r.Value()})
+			f, counted := p.evaluate(r, &resourceActivation{res: r})
 			switch {
 			case !counted:
 				cr.Got = "skip"

@@ -91,7 +91,7 @@ func (s *Set) Evaluate(ctx context.Context, e *inventory.Estate, opts EvalOption
 						// leaves it empty, and the rule reports the error.
 						_ = r.EnsureNative()
 					}
-					act.set(r.Value())
+					act.set(r)
 					for _, p := range progs {
 						found, counted := cache.judge(p, r, act, &f)
 						if !counted {
@@ -526,38 +526,24 @@ func (p *program) finding(f *Finding, r *inventory.Resource, st Status, msg stri
 	if len(p.checkPaths) > 0 {
 		// checkPaths are sorted, so the evidence is in path order.
 		f.Evidence = make(Evidence, 0, len(p.checkPaths))
-		v := r.Value()
 		for _, path := range p.checkPaths {
 			if r.IsUnknown(path) {
 				f.Evidence = append(f.Evidence, EvidenceItem{path, "(known after apply)"})
 				continue
 			}
-			if val, ok := lookupValue(v, path); ok {
+			if val, ok := r.Lookup(path); ok {
 				f.Evidence = append(f.Evidence, EvidenceItem{path, val})
 			}
 		}
 	}
 }
 
-func lookupValue(m map[string]any, path string) (any, bool) {
-	var cur any = m
-	for path != "" {
-		var part string
-		part, path, _ = strings.Cut(path, ".")
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[part]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
 // resourceActivation gives CEL the one variable rules read, without a map
 // allocation per evaluation.
 type resourceActivation struct {
+	res *inventory.Resource
+	// value is res.Value(), asked for only when a program runs: verdict
+	// keys read the resource's attributes and common fields directly.
 	value map[string]any
 	// keys holds, by the slot of a type's key paths (program.keySlots),
 	// the encoding of the value at each path in keyBuf; they are the
@@ -574,10 +560,18 @@ type resourceActivation struct {
 	maxLen, sizedTo uint64
 }
 
-// set makes the activation present value.
-func (a *resourceActivation) set(value map[string]any) {
-	a.value, a.sized = value, false
+// set makes the activation present the resource r.
+func (a *resourceActivation) set(r *inventory.Resource) {
+	a.res, a.value, a.sized = r, nil, false
 	a.gen++
+}
+
+// resource returns the value rules read as `resource`.
+func (a *resourceActivation) resource() map[string]any {
+	if a.value == nil {
+		a.value = a.res.Value()
+	}
+	return a.value
 }
 
 // pathKey is one path's encoding in resourceActivation.keyBuf.
@@ -597,7 +591,7 @@ func (a *resourceActivation) pathKey(t *keyTrie, slot int) ([]byte, bool) {
 			a.keys = make([]pathKey, t.slots)
 		}
 		a.keys = a.keys[:t.slots]
-		a.encodeKeys(&t.root, a.value, keyFound)
+		a.encodeRoot(&t.root)
 		a.keyGen, a.keyTrie = a.gen, t
 	}
 	k := a.keys[slot]
@@ -612,6 +606,47 @@ const (
 	keyAbsent                   // nothing there: it and every path below encode as absent
 	keyNotInMap                 // its parent is not a map: no key for it or below
 )
+
+// encodeRoot is encodeKeys for the top of the resource, where the common
+// fields are read from the resource, strings without boxing them.
+func (a *resourceActivation) encodeRoot(n *keyNode) {
+	for _, c := range n.children {
+		if s, ok := a.res.CommonString(c.seg); ok {
+			// A string has no members: its children are not in a map.
+			if c.slot >= 0 {
+				k := pathKey{start: len(a.keyBuf), ok: true}
+				a.keyBuf = appendStringKey(append(a.keyBuf, 'S'), s)
+				k.end = len(a.keyBuf)
+				a.keys[c.slot] = k
+			}
+			if len(c.children) > 0 {
+				a.encodeKeys(c, nil, keyNotInMap)
+			}
+			continue
+		}
+		v, found := a.res.Common(c.seg)
+		if !found {
+			v, found = a.res.Attrs[c.seg]
+		}
+		st := keyFound
+		if !found {
+			st = keyAbsent
+		}
+		if c.slot >= 0 {
+			k := pathKey{start: len(a.keyBuf)}
+			if found {
+				a.keyBuf, k.ok = appendValueKey(a.keyBuf, v, 0)
+			} else {
+				a.keyBuf, k.ok = append(a.keyBuf, 'A'), true
+			}
+			k.end = len(a.keyBuf)
+			a.keys[c.slot] = k
+		}
+		if len(c.children) > 0 {
+			a.encodeKeys(c, v, st)
+		}
+	}
+}
 
 // encodeKeys encodes the paths below n, whose value is cur (state
 // keyFound) or which is absent or under a value that is not a map (see
@@ -656,7 +691,7 @@ func (a *resourceActivation) encodeKeys(n *keyNode, cur any, state keyState) {
 // resource, or a number above limit when it is larger than limit.
 func (a *resourceActivation) size(limit uint64) uint64 {
 	if !a.sized || a.maxLen > a.sizedTo && limit > a.sizedTo {
-		a.maxLen, a.sizedTo, a.sized = resourceSize(a.value, limit), limit, true
+		a.maxLen, a.sizedTo, a.sized = resourceSize(a.resource(), limit), limit, true
 	}
 	return a.maxLen
 }
@@ -723,7 +758,7 @@ func mapSize[V any](m map[string]V, grow func(int) bool, each func(V) bool) bool
 
 func (a *resourceActivation) ResolveName(name string) (any, bool) {
 	if name == "resource" {
-		return a.value, true
+		return a.resource(), true
 	}
 	return nil, false
 }

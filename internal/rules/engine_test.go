@@ -316,7 +316,7 @@ func TestFreeBoundSound(t *testing.T) {
 			r := &inventory.Resource{Type: "network.firewall", ID: "fw"}
 			r.Set("rules", tt.input(n))
 			act := &resourceActivation{}
-			act.set(r.Value())
+			act.set(r)
 			if got := act.size(bound); got > bound {
 				t.Fatalf("input at the bound measured %d, bound %d", got, bound)
 			}
@@ -327,7 +327,7 @@ func TestFreeBoundSound(t *testing.T) {
 				t.Errorf("input at the bound does not run untracked")
 			}
 			r.Set("rules", tt.input(n+1))
-			act.set(r.Value())
+			act.set(r)
 			if p.choose(p.check, p.checkFree, act) != p.check {
 				t.Errorf("input past the bound %d runs untracked", n)
 			}

@@ -52,7 +52,7 @@ func (c *Compiler) SampleCases(r *Rule, typ string) (pass, fail *Sample, err err
 			values[path] = choices[i][idx[i]]
 		}
 		res := sampleResource(typ, values)
-		f, counted := p.evaluate(res, &resourceActivation{value: res.Value()})
+		f, counted := p.evaluate(res, &resourceActivation{res: res})
 		switch {
 		case counted && f == nil && pass == nil:
 			pass = &Sample{Want: "pass", Values: values}

@@ -35,7 +35,7 @@ func TestVerdictCacheSameFindings(t *testing.T) {
 	checks := 0
 	act := &resourceActivation{}
 	for _, r := range e.Resources {
-		act.set(r.Value())
+		act.set(r)
 		for _, p := range set.byType[r.Type] {
 			var f Finding
 			found, counted := p.judge(r, act, &f)
@@ -61,7 +61,7 @@ func TestVerdictCacheSameFindings(t *testing.T) {
 	cache := newVerdictCache(set.programs)
 	hits, lookups := 0, 0
 	for _, r := range e.Resources {
-		act.set(r.Value())
+		act.set(r)
 		for _, p := range set.byType[r.Type] {
 			var f Finding
 			cache.judge(p, r, act, &f)
@@ -143,9 +143,27 @@ func verdictKey(value map[string]any, paths []string) ([]byte, bool) {
 		p.keySlots = append(p.keySlots, trie.add(path))
 	}
 	act := &resourceActivation{}
-	act.set(value)
+	act.set(resourceOf(value))
 	c := newVerdictCache(1)
 	return c.keyOf(p, act)
+}
+
+// resourceOf makes a resource whose value (Value) is value: its common
+// fields from value's (tags, if any, a map of strings), the rest its
+// attributes.
+func resourceOf(value map[string]any) *inventory.Resource {
+	r := &inventory.Resource{Attrs: map[string]any{}}
+	for k, v := range value {
+		switch k {
+		case "tags":
+			r.Tags = v.(map[string]string)
+		case "provider", "account", "region", "type", "native_type", "id", "address", "name", "jurisdiction", "native":
+			panic("resourceOf: no test sets " + k)
+		default:
+			r.Attrs[k] = v
+		}
+	}
+	return r
 }
 
 // keyAlone encodes the value at one path as the trie's walk must: each
@@ -197,9 +215,11 @@ func TestKeyTrie(t *testing.T) {
 	}
 	act := &resourceActivation{}
 	for _, v := range values {
-		act.set(v)
+		r := resourceOf(v)
+		act.set(r)
 		for i, p := range paths {
-			want, wantOK := keyAlone(v, p)
+			// Alone, on the map rules read: the common fields merged in.
+			want, wantOK := keyAlone(r.Value(), p)
 			got, ok := act.pathKey(trie, slots[i])
 			if ok != wantOK || ok && !bytes.Equal(got, want) {
 				t.Errorf("%v, %s: trie %q %v, alone %q %v", v, p, got, ok, want, wantOK)
