@@ -1,7 +1,9 @@
 package terraform
 
 import (
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -40,5 +42,44 @@ func TestPlannedIndexFind(t *testing.T) {
 		if !slices.Contains(tt.want, got) {
 			t.Errorf("%d: find(%q) = %d, want one of %v", i, tt.address, got, tt.want)
 		}
+	}
+}
+
+// TestChangesLocated checks where resources read from resource_changes are
+// located: in planned_values, listed in its order or not, and in
+// resource_changes for one planned_values lacks.
+func TestChangesLocated(t *testing.T) {
+	res := func(addr string) string {
+		typ, name, _ := strings.Cut(addr, ".")
+		return `{"address":"` + addr + `","mode":"managed","type":"` + typ + `","name":"` + name + `","provider_name":"registry.terraform.io/hashicorp/aws"`
+	}
+	vpc := `{"cidr_block":"10.0.0.0/16"}`
+	planned := []string{"aws_vpc.c", "aws_vpc.a", "aws_vpc.b"}
+	changes := []string{"aws_vpc.a", "aws_vpc.b", "aws_vpc.c", "aws_vpc.d"}
+	var pv, rc []string
+	for _, a := range planned {
+		pv = append(pv, res(a)+`,"values":`+vpc+`}`)
+	}
+	for _, a := range changes {
+		rc = append(rc, res(a)+`,"change":{"actions":["create"],"before":null,"after":`+vpc+`,"after_unknown":{}}}`)
+	}
+	plan := `{"format_version":"1.2","planned_values":{"root_module":{"resources":[` + strings.Join(pv, ",") +
+		`]}},"resource_changes":[` + strings.Join(rc, ",") + `],"configuration":{"root_module":{}}}`
+	e, err := Parse("plan.json", []byte(plan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"aws_vpc.a": "planned_values.root_module.resources[1]",
+		"aws_vpc.b": "planned_values.root_module.resources[2]",
+		"aws_vpc.c": "planned_values.root_module.resources[0]",
+		"aws_vpc.d": "resource_changes[3]",
+	}
+	got := map[string]string{}
+	for _, r := range e.Resources {
+		got[r.Address] = r.Source.Path
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("locations %v, want %v", got, want)
 	}
 }

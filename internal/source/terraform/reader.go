@@ -976,7 +976,9 @@ func (p *parser) locateResource(d *decoder, path string) error {
 
 func (p *parser) walkChanges(d *decoder, send func(*record)) error {
 	return d.elements(func(i int) error {
-		r := &record{path: "resource_changes[" + strconv.Itoa(i) + "]", line: p.lineAt(d.pos)}
+		// The path is named below, once the resource is not found in
+		// planned_values: nearly all are, located there.
+		r := &record{line: p.lineAt(d.pos)}
 		err := d.fields(func(k []byte) error {
 			var err error
 			switch string(k) {
@@ -1016,6 +1018,8 @@ func (p *parser) walkChanges(d *decoder, send func(*record)) error {
 			r.seq = p.nplanned + i
 			if pr, ok := p.located.find(r.address); ok {
 				r.path, r.line, r.seq = pr.path, pr.line, pr.seq
+			} else {
+				r.path = "resource_changes[" + strconv.Itoa(i) + "]"
 			}
 			p.changes = append(p.changes, r)
 			send(r)
