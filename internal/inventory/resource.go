@@ -26,7 +26,9 @@ type Resource struct {
 	Tags         map[string]string `json:"tags,omitempty"`
 	// Attrs holds the normalized attributes as nested maps whose values are
 	// bool, string, int64, []any or map[string]any, as the schema declares.
-	// The common fields are not in it: Value adds them.
+	// The common fields are not in it: Value adds them. A resource that
+	// starts without Attrs and whose type has a schema keeps them in slots
+	// instead (slots.go); Attributes returns them as maps either way.
 	Attrs map[string]any `json:"attributes"`
 	// Unknown lists the dotted attribute paths whose values are not known
 	// until apply. Rules that depend on them yield no verdict, never a pass or
@@ -47,6 +49,11 @@ type Resource struct {
 	// value is what Value built: Attrs with the common fields, made only
 	// for a rule that runs on the resource.
 	value map[string]any
+	// layout and slots hold the attributes of a resource with slots, extra
+	// what its type does not declare.
+	layout *Layout
+	slots  []any
+	extra  map[string]any
 }
 
 // Location says where a resource was read from.
@@ -72,11 +79,23 @@ func (l Location) String() string {
 
 // Set stores value at the dotted path in Attrs, creating intermediate maps.
 func (r *Resource) Set(path string, value any) {
-	if r.Attrs == nil {
-		r.Attrs = NewAttrs(r.Type)
+	r.useSlots()
+	if r.slots != nil {
+		r.setSlot(path, value)
+	} else {
+		setPath(r.Attrs, path, value)
 	}
-	setPath(r.Attrs, path, value)
 	r.value = nil
+}
+
+// Attributes returns the normalized attributes as nested maps, without
+// the common fields; built anew for a resource with slots, Attrs itself
+// otherwise.
+func (r *Resource) Attributes() map[string]any {
+	if r.slots != nil {
+		return r.attributes()
+	}
+	return r.Attrs
 }
 
 // NewAttrs makes the attribute map of a resource of the normalized type
@@ -93,6 +112,9 @@ func NewAttrs(typ string) map[string]any {
 
 // Get returns the attribute at the dotted path.
 func (r *Resource) Get(path string) (any, bool) {
+	if r.slots != nil {
+		return r.getSlot(path)
+	}
 	return getPath(r.Attrs, path)
 }
 
@@ -132,8 +154,12 @@ func (r *Resource) Value() map[string]any {
 		r.finalize(nil)
 	}
 	if r.value == nil {
-		v := make(map[string]any, len(r.Attrs)+len(commonKeys))
-		for k, x := range r.Attrs {
+		attrs := r.Attrs
+		if r.slots != nil {
+			attrs = r.attributes()
+		}
+		v := make(map[string]any, len(attrs)+len(commonKeys))
+		for k, x := range attrs {
 			v[k] = x
 		}
 		for _, k := range commonKeys {
@@ -222,6 +248,9 @@ func (r *Resource) Lookup(path string) (any, bool) {
 		}
 		return nil, false
 	}
+	if r.slots != nil {
+		return r.getSlot(path)
+	}
 	return getPath(r.Attrs, path)
 }
 
@@ -239,9 +268,7 @@ type finalizeCache struct {
 }
 
 func (r *Resource) finalize(c *finalizeCache) {
-	if r.Attrs == nil {
-		r.Attrs = NewAttrs(r.Type)
-	}
+	r.useSlots()
 	var j map[string]any
 	ok := false
 	if c != nil {
@@ -279,6 +306,9 @@ func (r *Resource) EnsureNative() error {
 func (r *Resource) MarshalJSON() ([]byte, error) {
 	type plain Resource
 	c := *r
+	if c.slots != nil {
+		c.Attrs, c.slots = c.attributes(), nil
+	}
 	if c.Native == nil && len(c.NativeJSON) > 0 {
 		return marshalWithRawNative(&c)
 	}
@@ -322,6 +352,7 @@ func (e *Estate) ReleaseAttributes() {
 	for _, r := range e.Resources {
 		r.Attrs, r.Native, r.NativeJSON, r.finalized = nil, nil, nil, false
 		r.jurisdiction, r.value = nil, nil
+		r.layout, r.slots, r.extra = nil, nil, nil
 	}
 }
 
@@ -415,7 +446,10 @@ func (e *Estate) Finalize() {
 			if f.ok && !r.Jurisdiction.Known {
 				r.Jurisdiction = f.j
 			}
-			if s, ok := Schemas[r.Type]; ok {
+			r.useSlots()
+			if r.slots != nil {
+				r.fillSlots()
+			} else if s, ok := Schemas[r.Type]; ok {
 				s.Fill(r.Attrs, func(m map[string]any) { r.Attrs = m })
 			}
 			r.finalize(cache)
@@ -438,7 +472,7 @@ func (e *Estate) Finalize() {
 func Touch(rs []*Resource) int {
 	n := 0
 	for _, r := range rs {
-		n += len(r.Type) + len(r.Attrs)
+		n += len(r.Type) + len(r.Attrs) + len(r.slots)
 	}
 	return n
 }

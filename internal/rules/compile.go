@@ -74,14 +74,38 @@ type program struct {
 type keyTrie struct {
 	root  keyNode
 	slots int
+	// layout is the layout of the type's resources with slots
+	// (inventory.Resource.HasSlots), which place marks on the nodes.
+	layout *inventory.Layout
 }
 
 // keyNode is one segment; slot is the number of the path that ends at it,
-// or -1.
+// or -1. With a layout, path is the node's dotted path, and attr the
+// resource's slot for it (-1 for none), object set for an object.
 type keyNode struct {
 	seg      string
 	slot     int
 	children []*keyNode
+	path     string
+	attr     int
+	object   bool
+}
+
+// place marks the nodes below n with where layout puts their paths.
+func (t *keyTrie) place(layout *inventory.Layout) {
+	t.layout = layout
+	var walk func(n *keyNode, prefix string)
+	walk = func(n *keyNode, prefix string) {
+		for _, c := range n.children {
+			c.path = prefix + c.seg
+			c.attr, c.object = -1, false
+			if layout != nil {
+				c.attr, c.object = layout.Slot(c.path)
+			}
+			walk(c, c.path+".")
+		}
+	}
+	walk(&t.root, "")
 }
 
 // add puts path into the trie, returning its slot.
@@ -234,7 +258,7 @@ func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
 			}
 		}
 	}
-	for _, progs := range set.byType {
+	for typ, progs := range set.byType {
 		trie := &keyTrie{root: keyNode{slot: -1}}
 		for _, p := range progs {
 			p.keySlots, p.keys = nil, trie
@@ -242,6 +266,7 @@ func (c *Compiler) Compile(rs []*Rule) (*Set, error) {
 				p.keySlots = append(p.keySlots, trie.add(path))
 			}
 		}
+		trie.place(inventory.LayoutOf(typ))
 	}
 	return set, errors.Join(errs...)
 }

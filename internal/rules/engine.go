@@ -591,7 +591,7 @@ func (a *resourceActivation) pathKey(t *keyTrie, slot int) ([]byte, bool) {
 			a.keys = make([]pathKey, t.slots)
 		}
 		a.keys = a.keys[:t.slots]
-		a.encodeRoot(&t.root)
+		a.encodeRoot(t)
 		a.keyGen, a.keyTrie = a.gen, t
 	}
 	k := a.keys[slot]
@@ -608,9 +608,11 @@ const (
 )
 
 // encodeRoot is encodeKeys for the top of the resource, where the common
-// fields are read from the resource, strings without boxing them.
-func (a *resourceActivation) encodeRoot(n *keyNode) {
-	for _, c := range n.children {
+// fields are read from the resource, strings without boxing them, and the
+// attributes of a resource with slots from its slots.
+func (a *resourceActivation) encodeRoot(t *keyTrie) {
+	slots := t.layout != nil && a.res.Layout() == t.layout
+	for _, c := range t.root.children {
 		if s, ok := a.res.CommonString(c.seg); ok {
 			// A string has no members: its children are not in a map.
 			if c.slot >= 0 {
@@ -625,6 +627,10 @@ func (a *resourceActivation) encodeRoot(n *keyNode) {
 			continue
 		}
 		v, found := a.res.Common(c.seg)
+		if !found && slots {
+			a.encodeSlots(c)
+			continue
+		}
 		if !found {
 			v, found = a.res.Attrs[c.seg]
 		}
@@ -646,6 +652,52 @@ func (a *resourceActivation) encodeRoot(n *keyNode) {
 			a.encodeKeys(c, v, st)
 		}
 	}
+}
+
+// encodeSlots is encodeKeys for an attribute node of a resource with
+// slots: a slot, an object whose members are slots, or a path the layout
+// does not have.
+func (a *resourceActivation) encodeSlots(c *keyNode) {
+	if c.object {
+		if c.slot >= 0 {
+			// The whole object: its map, built for the key.
+			v, found := a.res.Get(c.path)
+			a.encodeNode(c, v, found)
+		}
+		for _, m := range c.children {
+			a.encodeSlots(m)
+		}
+		return
+	}
+	var v any
+	var found bool
+	if c.attr >= 0 {
+		v, found = a.res.SlotValue(c.attr)
+	} else {
+		v, found = a.res.Get(c.path)
+	}
+	if c.slot >= 0 {
+		a.encodeNode(c, v, found)
+	}
+	if len(c.children) > 0 {
+		st := keyFound
+		if !found {
+			st = keyAbsent
+		}
+		a.encodeKeys(c, v, st)
+	}
+}
+
+// encodeNode encodes the key of the path that ends at c: v, or absent.
+func (a *resourceActivation) encodeNode(c *keyNode, v any, found bool) {
+	k := pathKey{start: len(a.keyBuf)}
+	if found {
+		a.keyBuf, k.ok = appendValueKey(a.keyBuf, v, 0)
+	} else {
+		a.keyBuf, k.ok = append(a.keyBuf, 'A'), true
+	}
+	k.end = len(a.keyBuf)
+	a.keys[c.slot] = k
 }
 
 // encodeKeys encodes the paths below n, whose value is cur (state

@@ -75,12 +75,14 @@ func awsAttachments(natives []*native, rs []*inventory.Resource) {
 			}
 		}
 		for g := range seen {
-			list, _ := g.Attrs["attached_to"].([]any)
-			g.Attrs["attached_to"] = append(list, n.Address)
+			cur, _ := g.Get("attached_to")
+			list, _ := cur.([]any)
+			g.Set("attached_to", append(list, n.Address))
 		}
 	}
 	for _, g := range groups {
-		if list, _ := g.Attrs["attached_to"].([]any); len(list) > 1 {
+		cur, _ := g.Get("attached_to")
+		if list, _ := cur.([]any); len(list) > 1 {
 			slices.SortFunc(list, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
 		}
 	}
@@ -943,7 +945,8 @@ func awsRule(direction, protocol string, from, to int64, peers []string) map[str
 }
 
 func awsAppendRule(t *inventory.Resource, rule map[string]any) {
-	rules, _ := t.Attrs["rules"].([]any)
+	cur, _ := t.Get("rules")
+	rules, _ := cur.([]any)
 	t.Set("rules", append(rules, rule))
 }
 
@@ -1090,7 +1093,8 @@ func awsJoinAccessKey(n *native, t *inventory.Resource) {
 	if n.str("status") == "Inactive" {
 		return
 	}
-	keys, _ := t.Attrs["static_keys"].(int64)
+	cur, _ := t.Get("static_keys")
+	keys, _ := cur.(int64)
 	t.Set("static_keys", keys+1)
 }
 

@@ -1112,7 +1112,6 @@ func startMapping(n *native, provider, typ string) mapping {
 		ID:         firstSet(n.str("id"), n.Address),
 		Address:    n.Address,
 		Name:       n.str("name"),
-		Attrs:      inventory.NewAttrs(typ),
 		Native:     n.Values,
 		Source:     n.Location,
 	}

@@ -154,7 +154,7 @@ func runMapperGolden(t *testing.T, provider string) {
 		checkResource(t, r)
 		u := append([]string(nil), r.Unknown...)
 		sort.Strings(u)
-		got = append(got, goldenResource{r.Address, r.Provider, r.Region, r.Type, r.NativeType, r.ID, r.Name, r.Tags, r.Attrs, u})
+		got = append(got, goldenResource{r.Address, r.Provider, r.Region, r.Type, r.NativeType, r.ID, r.Name, r.Tags, r.Attributes(), u})
 	}
 	data, err := json.MarshalIndent(got, "", "  ")
 	if err != nil {
@@ -194,7 +194,7 @@ func checkResource(t *testing.T, r *inventory.Resource) {
 	if r.Native == nil && len(r.NativeJSON) == 0 || r.Address == "" || r.NativeType == "" || r.ID == "" {
 		t.Errorf("%s: common fields missing: %+v", r.Address, r)
 	}
-	checkFields(t, r.Address, r.Attrs, s.Fields, "")
+	checkFields(t, r.Address, r.Attributes(), s.Fields, "")
 	for _, u := range r.Unknown {
 		if _, ok := s.Lookup(u); !ok {
 			t.Errorf("%s: unknown path %q is not an attribute of %s", r.Address, u, r.Type)
@@ -317,8 +317,8 @@ func checkUnknownNeverFalse(t *testing.T, cases []mapperCase) {
 		if a == nil || b == nil {
 			continue
 		}
-		for path, v := range leaves(a.Attrs, "") {
-			w, ok := leaves(b.Attrs, "")[path]
+		for path, v := range leaves(a.Attributes(), "") {
+			w, ok := leaves(b.Attributes(), "")[path]
 			if ok && reflect.DeepEqual(v, w) {
 				continue
 			}
@@ -369,8 +369,8 @@ func TestUnknownLeavesNeverFalse(t *testing.T) {
 				if got == nil {
 					continue
 				}
-				for attr, want := range leaves(known.Attrs, "") {
-					w, ok := leaves(got.Attrs, "")[attr]
+				for attr, want := range leaves(known.Attributes(), "") {
+					w, ok := leaves(got.Attributes(), "")[attr]
 					if ok && reflect.DeepEqual(want, w) || got.IsUnknown(attr) {
 						continue
 					}
@@ -530,7 +530,7 @@ func TestMappersSurviveHostileValues(t *testing.T) {
 						}()
 						if m, ok := mappers[c.Type]; ok {
 							if r := m(n.native()); r != nil {
-								checkFields(t, name, r.Attrs, inventory.Schemas[r.Type].Fields, "")
+								checkFields(t, name, r.Attributes(), inventory.Schemas[r.Type].Fields, "")
 							}
 							return
 						}
@@ -543,7 +543,7 @@ func TestMappersSurviveHostileValues(t *testing.T) {
 							return
 						}
 						joiners[c.Type].Apply(n.native(), target)
-						checkFields(t, name, target.Attrs, inventory.Schemas[target.Type].Fields, "")
+						checkFields(t, name, target.Attributes(), inventory.Schemas[target.Type].Fields, "")
 					}()
 				}
 			}

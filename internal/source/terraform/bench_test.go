@@ -107,7 +107,7 @@ func TestSyntheticPlan(t *testing.T) {
 	}
 	b := resourceAt(t, est, "aws_s3_bucket.b[42]")
 	if v, _ := b.Get("versioning.enabled"); v != true {
-		t.Errorf("versioning not joined by count index: %v", b.Attrs)
+		t.Errorf("versioning not joined by count index: %v", b.Attributes())
 	}
 	sg := resourceAt(t, est, "aws_security_group.sg[42]")
 	if rules, _ := sg.Get("rules"); len(rules.([]any)) != 3 {

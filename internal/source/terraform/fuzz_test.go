@@ -37,7 +37,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, r := range est.Resources {
-			if r.Type == "" || r.Address == "" || r.Attrs == nil {
+			if r.Type == "" || r.Address == "" || r.Attributes() == nil {
 				t.Fatalf("incomplete resource %+v", r)
 			}
 		}

@@ -94,8 +94,8 @@ func TestUnknownsMarked(t *testing.T) {
 	if on, _ := r.Get("encryption.at_rest.enabled"); on != true || r.IsUnknown("encryption.at_rest.enabled") {
 		t.Errorf("aws_instance.legacy encryption = %v (unknown %v), want true from aws_ebs_encryption_by_default", on, r.Unknown)
 	}
-	if b := resourceAt(t, est, "aws_s3_bucket.artifacts"); b.Attrs["public_access_block"] != true {
-		t.Errorf("aws_s3_bucket.artifacts public_access_block = %v, want true from the account's block", b.Attrs["public_access_block"])
+	if b := resourceAt(t, est, "aws_s3_bucket.artifacts"); b.Attributes()["public_access_block"] != true {
+		t.Errorf("aws_s3_bucket.artifacts public_access_block = %v, want true from the account's block", b.Attributes()["public_access_block"])
 	}
 	// A computed value the configuration does not set is the service's
 	// default, not unknown.

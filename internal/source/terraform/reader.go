@@ -1285,9 +1285,6 @@ func fillCommon(r *inventory.Resource, n *native) {
 	if r.Account == "" {
 		r.Account = n.account
 	}
-	if r.Attrs == nil {
-		r.Attrs = inventory.NewAttrs(r.Type)
-	}
 }
 
 func nativeID(n *native) string {
