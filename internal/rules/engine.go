@@ -281,12 +281,21 @@ func newVerdictCache(programs int) *verdictCache {
 // judge is program.judge, answered from the cache when it can be.
 func (c *verdictCache) judge(p *program, r *inventory.Resource, act *resourceActivation, f *Finding) (found, counted bool) {
 	st := &c.stats[p.id]
-	if !p.pure || st.off || len(p.unknownPaths(r)) > 0 {
+	if !p.pure || st.off {
 		return p.judge(r, act, f)
 	}
 	key, ok := c.keyOf(p, act)
 	if !ok {
 		return p.judge(r, act, f)
+	}
+	if unknown := p.unknownPaths(r); len(unknown) > 0 {
+		// The verdict depends on which of the paths the program reads are
+		// known only after apply, and so does the message naming them.
+		key = append(key, 'U')
+		for _, u := range unknown {
+			key = appendStringKey(key, u)
+		}
+		c.key = key
 	}
 	m := c.byProgram[p.id]
 	st.lookups++
