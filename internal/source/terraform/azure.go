@@ -136,7 +136,7 @@ func azureStart(n *native, typ string) mapping {
 	if loc := azureLocation(n.str("location")); loc != "" {
 		m.r.Region = loc
 	}
-	m.r.Tags = tagsOf(n.get("tags"))
+	m.r.Tags = n.tagsAt("tags")
 	return m
 }
 

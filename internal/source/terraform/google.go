@@ -54,7 +54,7 @@ var googleJoiners = map[string]joiner{
 func googleStart(n *native, typ string) mapping {
 	m := startMapping(n, "gcp", typ)
 	m.r.Region = googleRegion(n)
-	m.r.Tags = tagsOf(n.get("labels"))
+	m.r.Tags = n.tagsAt("labels")
 	return m
 }
 

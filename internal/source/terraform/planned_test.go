@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -81,5 +82,41 @@ func TestChangesLocated(t *testing.T) {
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("locations %v, want %v", got, want)
+	}
+}
+
+// TestTagsInPlace checks that tags read straight from the file (tagsAt,
+// nativeTags) are those of the decoded value, for odd members too.
+func TestTagsInPlace(t *testing.T) {
+	docs := []string{
+		`{}`,
+		`{"tags": {}}`,
+		`{"tags": null}`,
+		`{"tags": {"a": "1", "b": "two"}}`,
+		`{"tags": {"a": 1, "b": null, "c": true, "d": {"x": "y"}, "e": ["f"]}}`,
+		`{"tags": {"a": "first", "a": 2}}`,
+		`{"tags": {"a": 2, "a": "second"}}`,
+		`{"tags": {"esc\"aped": "new\nline \u00e9"}}`,
+		`{"tags": ["x", "y"]}`,
+		`{"tags_all": {"a": 1}, "tags": {"b": "2"}}`,
+		`{"tags_all": {}, "tags": {"b": "2"}, "labels": {"c": "3"}}`,
+		`{"labels": {"env": "prod"}}`,
+	}
+	for _, doc := range docs {
+		for _, key := range []string{"tags", "tags_all", "labels"} {
+			inPlace := &native{obj: indexed(t, doc)}
+			decoded := &native{obj: indexed(t, doc)}
+			decoded.obj.decodeAll()
+			got, want := inPlace.tagsAt(key), tagsOf(decoded.get(key))
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: tagsAt(%q) = %#v, want %#v", doc, key, got, want)
+			}
+		}
+		inPlace := &native{obj: indexed(t, doc)}
+		decoded := &native{obj: indexed(t, doc)}
+		decoded.obj.decodeAll()
+		if got, want := nativeTags(inPlace), nativeTags(decoded); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: nativeTags = %#v, want %#v", doc, got, want)
+		}
 	}
 }

@@ -1318,6 +1318,12 @@ func nativeName(n *native) string {
 
 func nativeTags(n *native) map[string]string {
 	for _, k := range []string{"tags_all", "tags", "labels"} {
+		if out, members, ok := n.rawStringMap(k); ok {
+			if members == 0 {
+				continue
+			}
+			return out
+		}
 		m, ok := n.get(k).(map[string]any)
 		if !ok || len(m) == 0 {
 			continue
