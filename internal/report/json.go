@@ -60,6 +60,11 @@ func writeFindings(w *bufio.Writer, d *document) error {
 	total := len(d.order)
 	workers := runtime.GOMAXPROCS(0)
 	bufs := make([][]byte, workers)
+	for k := range bufs {
+		// A batch's findings take about 1 MB: sized once, a buffer is not
+		// grown (and copied) batch by batch.
+		bufs[k] = make([]byte, 0, findingBatch*1024)
+	}
 	apps := make([]*findingAppender, workers)
 	for k := range apps {
 		apps[k] = newFindingAppender()

@@ -195,8 +195,15 @@ func (n *native) list(path string) []any {
 	return l
 }
 
-// has reports whether path is present and not null.
-func (n *native) has(path string) bool { return n.lookup(path) != nil }
+// has reports whether path is present and not null; a top-level block is
+// not decoded to tell.
+func (n *native) has(path string) bool {
+	if n.obj != nil && !strings.Contains(path, ".") {
+		f := n.obj.last(path)
+		return f != nil && (f.at.ok() || f.v != nil)
+	}
+	return n.lookup(path) != nil
+}
 
 // unknown reports whether the value at path (or a parent block) is known
 // only after apply.
@@ -488,3 +495,4 @@ func (n *native) rawStringMap(key string) (out map[string]string, members int, o
 	}
 	return out, members, true
 }
+

@@ -127,11 +127,11 @@ func openstackStart(n *native, typ string) mapping {
 	}
 	m := startMapping(n, provider, typ)
 	m.r.Region = openstackRegion(n, provider)
-	tags := n.get("tags")
-	if tags == nil {
-		tags = n.get("tag") // rds_instance_v3 before tags
+	key := "tags"
+	if !n.has(key) {
+		key = "tag" // rds_instance_v3 before tags
 	}
-	m.r.Tags = tagsOf(tags)
+	m.r.Tags = n.tagsAt(key)
 	return m
 }
 

@@ -886,34 +886,58 @@ type plannedPos struct {
 // hashing 100,000 addresses into a map and looking each up again, each
 // lookup a cache miss, cost a tenth of the walk.
 type plannedIndex struct {
-	list      []plannedPos
+	list      plannedList
 	next      int
 	byAddress map[string]int
 }
 
-func (x *plannedIndex) add(pos plannedPos) { x.list = append(x.list, pos) }
+func (x *plannedIndex) add(pos plannedPos) { x.list.add(pos) }
+
+// plannedList holds positions in blocks: a slice of 100,000 grown by
+// appending copies all of it at each step, five times its size in all.
+type plannedList struct {
+	blocks [][]plannedPos
+	n      int
+}
+
+const plannedBlock = 4096
+
+func (l *plannedList) add(pos plannedPos) {
+	if l.n%plannedBlock == 0 {
+		l.blocks = append(l.blocks, make([]plannedPos, 0, plannedBlock))
+	}
+	b := &l.blocks[len(l.blocks)-1]
+	*b = append(*b, pos)
+	l.n++
+}
+
+func (l *plannedList) len() int { return l.n }
+
+func (l *plannedList) at(i int) *plannedPos { return &l.blocks[i/plannedBlock][i%plannedBlock] }
 
 // find returns where the resource at address is. An address listed twice
 // (Terraform never does) is found at one of its places.
 func (x *plannedIndex) find(address string) (plannedPos, bool) {
-	if x.next < len(x.list) && x.list[x.next].address == address {
-		x.next++
-		return x.list[x.next-1], true
+	if x.next < x.list.len() {
+		if pos := x.list.at(x.next); pos.address == address {
+			x.next++
+			return *pos, true
+		}
 	}
 	if x.byAddress == nil {
-		x.byAddress = make(map[string]int, len(x.list))
-		for i, pos := range x.list {
-			if _, dup := x.byAddress[pos.address]; !dup {
-				x.byAddress[pos.address] = i
+		x.byAddress = make(map[string]int, x.list.len())
+		for i := range x.list.len() {
+			if a := x.list.at(i).address; x.byAddress[a] == 0 {
+				x.byAddress[a] = i + 1
 			}
 		}
 	}
-	i, ok := x.byAddress[address]
-	if !ok {
+	i := x.byAddress[address] - 1
+	if i < 0 {
 		return plannedPos{}, false
 	}
 	x.next = i + 1
-	return x.list[i], true
+	return *x.list.at(i), true
 }
 
 func (p *parser) walkResource(d *decoder, path string, send func(*record)) error {

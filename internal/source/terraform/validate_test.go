@@ -252,6 +252,7 @@ func TestLookupLocated(t *testing.T) {
 		// are not there: past a scalar, a list index out of range or not
 		// a number, a missing key, an empty step.
 		n, nn := &native{obj: located}, &native{obj: stepped, nav: &nav{}}
+		untouched := &native{obj: indexed(t, doc)}
 		var paths []string
 		for _, path := range allPaths(full, "") {
 			paths = append(paths, path, path+".0", path+".1", path+".7", path+".x", path+".", path+"..0")
@@ -263,6 +264,11 @@ func TestLookupLocated(t *testing.T) {
 			return strings.Count(b, ".") - strings.Count(a, ".")
 		})
 		for _, path := range paths {
+			// has answers without decoding a top-level block (and so
+			// in an object no lookup has decoded anything of).
+			if got, want := untouched.has(path), lookup(full, path) != nil; got != want {
+				t.Errorf("%s: has(%q) is %v located, %v decoded", doc, path, got, want)
+			}
 			want := fmt.Sprint(lookup(full, path))
 			if got := fmt.Sprint(n.lookup(path)); got != want {
 				t.Errorf("%s: lookup(%q) is %s decoded, %s located", doc, path, want, got)
