@@ -495,4 +495,3 @@ func (n *native) rawStringMap(key string) (out map[string]string, members int, o
 	}
 	return out, members, true
 }
-
