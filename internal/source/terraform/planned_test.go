@@ -120,3 +120,47 @@ func TestTagsInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestAfterComparedWithPlanned checks a change's values are read from
+// change.after whether or not its bytes are those of the planned values
+// (the walker passes over an identical after without walking it).
+func TestAfterComparedWithPlanned(t *testing.T) {
+	res := func(addr string) string {
+		typ, name, _ := strings.Cut(addr, ".")
+		return `{"address":"` + addr + `","mode":"managed","type":"` + typ + `","name":"` + name + `","provider_name":"registry.terraform.io/hashicorp/aws"`
+	}
+	vpc := func(cidr string) string { return `{"cidr_block":"` + cidr + `"}` }
+	tests := []struct {
+		name, planned, after, want string
+	}{
+		{"same", vpc("10.0.0.0/16"), vpc("10.0.0.0/16"), "10.0.0.0/16"},
+		{"other value", vpc("10.0.0.0/16"), vpc("10.1.0.0/16"), "10.1.0.0/16"},
+		{"spaced", vpc("10.0.0.0/16"), `{ "cidr_block" : "10.2.0.0/16" }`, "10.2.0.0/16"},
+		{"longer", vpc("10.0.0.0/16"), `{"cidr_block":"10.0.0.0/16","x":1}`, "10.0.0.0/16"},
+		{"planned a prefix", `{"cidr_block":"10.0.0.0/16"}`, `{"cidr_block":"10.0.0.0/16"} `, "10.0.0.0/16"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := `{"format_version":"1.2","planned_values":{"root_module":{"resources":[` + res("aws_vpc.a") + `,"values":` + tt.planned + `}]}},` +
+				`"resource_changes":[` + res("aws_vpc.a") + `,"change":{"actions":["create"],"before":null,"after":` + tt.after + `,"after_unknown":{}}}],` +
+				`"configuration":{"root_module":{}}}`
+			e, err := Parse("plan.json", []byte(plan))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(e.Resources) != 1 {
+				t.Fatalf("%d resources", len(e.Resources))
+			}
+			if got, _ := e.Resources[0].Get("cidrs"); !reflect.DeepEqual(got, []any{tt.want}) {
+				t.Errorf("cidrs %v, want [%s]", got, tt.want)
+			}
+		})
+	}
+	// A change.after that is malformed after the planned value's bytes is
+	// still an error.
+	plan := `{"format_version":"1.2","planned_values":{"root_module":{"resources":[` + res("aws_vpc.a") + `,"values":` + vpc("10.0.0.0/16") + `}]}},` +
+		`"resource_changes":[` + res("aws_vpc.a") + `,"change":{"actions":["create"],"before":null,"after":` + vpc("10.0.0.0/16") + `x,"after_unknown":{}}}]}`
+	if _, err := Parse("plan.json", []byte(plan)); err == nil {
+		t.Error("a malformed change.after was accepted")
+	}
+}

@@ -98,7 +98,7 @@ func ParseWith(file string, data []byte, opts Options) (*inventory.Estate, error
 	trimmed := trimBOM(data)
 	bom := len(data) - len(trimmed)
 	data = trimmed
-	p := &parser{file: file, data: data, keepNative: opts.KeepNative}
+	p := &parser{file: file, data: data, keepNative: opts.KeepNative, plannedFrom: -1}
 	if opts.Release != nil {
 		p.release = func(start, end int) { opts.Release(bom+start, bom+end) }
 	}
@@ -157,6 +157,12 @@ type parser struct {
 	// found after the workers started.
 	variables, lateVariables map[string]any
 
+	// plannedFrom is where the part of planned_values not given back yet
+	// starts, -1 when there is none (releasePlanned).
+	plannedFrom int
+	// behind gives back what the workers are done with; releases of the
+	// walker go through it too, one at a time.
+	behind *releaser
 	// locating is set while planned_values is walked only to locate the
 	// resources read from resource_changes: planned lists where each is,
 	// in file order, so a resource is located where its planned values
@@ -419,6 +425,7 @@ func (p *parser) scan() error {
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make(chan job, workers*4)
 	behind := &releaser{release: p.release, done: map[int]int{}, min: releaseMin(len(p.data))}
+	p.behind = behind
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -746,10 +753,11 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 				}
 			})
 			p.plannedValues.end = d.pos
-			if err == nil && useChanges && p.release != nil {
+			if err == nil && useChanges {
 				// Only where the resources are was read from it; their
-				// values are taken from resource_changes.
-				p.release(start, d.pos)
+				// values are taken from resource_changes, which are
+				// compared with them (walkChanges) before it goes.
+				p.plannedFrom = start
 			}
 			return err
 		case "values":
@@ -798,8 +806,8 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 			p.kind = KindPlan
 			start := d.pos
 			err := d.skipFast()
-			if err == nil && p.release != nil {
-				p.release(start, d.pos)
+			if err == nil {
+				p.releaseRange(start, d.pos)
 			}
 			return err
 		}
@@ -808,6 +816,7 @@ func (p *parser) walk(send func(*record), useChanges bool) error {
 	if err != nil {
 		return err
 	}
+	p.releasePlanned(p.plannedValues.end, true)
 	if p.cfg == nil {
 		<-p.cfgDone
 		p.cfg = p.cfgEarly
@@ -877,6 +886,8 @@ type plannedPos struct {
 	address   string
 	seq, line int
 	path      string
+	// values is where its planned values are.
+	values span
 }
 
 // plannedIndex finds the planned_values resources by address. Terraform
@@ -892,6 +903,64 @@ type plannedIndex struct {
 }
 
 func (x *plannedIndex) add(pos plannedPos) { x.list.add(pos) }
+
+// peek returns the next resource in order if it is at address, without
+// looking anywhere else; nil if not.
+func (x *plannedIndex) peek(address string) *plannedPos {
+	if address == "" || x.next >= x.list.len() {
+		return nil
+	}
+	if pos := x.list.at(x.next); pos.address == address {
+		return pos
+	}
+	return nil
+}
+
+// sameValue passes over the value at the decoder's position when it is
+// byte for byte the planned value at, returning where it is; span{} when
+// it is not (or there is none). Terraform prints a resource's change.after
+// as its planned values, and comparing them is ten times faster than
+// walking the value a second time. A JSON object is complete at its
+// closing brace, so a value that starts with the bytes of one (checked
+// when planned_values was walked) is that object.
+func sameValue(d *decoder, at *plannedPos) span {
+	if at == nil || !at.values.ok() || d.peek() != '{' {
+		return span{}
+	}
+	n := at.values.end - at.values.start
+	if d.pos+n > len(d.data) || !bytes.Equal(d.data[d.pos:d.pos+n], d.data[at.values.start:at.values.end]) {
+		return span{}
+	}
+	sp := span{start: d.pos, end: d.pos + n, depth: d.depth}
+	d.pos += n
+	return sp
+}
+
+// releaseRange gives back [start, end) of the file, under the releaser's
+// lock: the walker's releases and the workers' come one at a time.
+func (p *parser) releaseRange(start, end int) {
+	if p.release == nil {
+		return
+	}
+	if p.behind != nil {
+		p.behind.mu.Lock()
+		defer p.behind.mu.Unlock()
+	}
+	p.release(start, end)
+}
+
+// releasePlanned gives back planned_values up to end, in runs of at least
+// releaseMin, once the walk over resource_changes has compared what is
+// before it; all that is left when force is set.
+func (p *parser) releasePlanned(end int, force bool) {
+	if p.release == nil || p.plannedFrom < 0 || end <= p.plannedFrom {
+		return
+	}
+	if force || end-p.plannedFrom >= releaseMin(len(p.data)) {
+		p.releaseRange(p.plannedFrom, end)
+		p.plannedFrom = end
+	}
+}
 
 // plannedList holds positions in blocks: a slice of 100,000 grown by
 // appending copies all of it at each step, five times its size in all.
@@ -982,6 +1051,7 @@ func (p *parser) walkResource(d *decoder, path string, send func(*record)) error
 func (p *parser) locateResource(d *decoder, path string) error {
 	line := p.lineAt(d.pos)
 	var address, mode, typ string
+	var values span
 	err := d.fields(func(k []byte) error {
 		var err error
 		switch string(k) {
@@ -991,6 +1061,8 @@ func (p *parser) locateResource(d *decoder, path string) error {
 			mode, err = d.readString()
 		case "type":
 			typ, err = d.readString()
+		case "values":
+			values, err = capture(d)
 		default:
 			err = d.skipFast()
 		}
@@ -1000,7 +1072,7 @@ func (p *parser) locateResource(d *decoder, path string) error {
 		return err
 	}
 	if mode == "managed" && typ != "" && address != "" {
-		p.located.add(plannedPos{address: address, seq: p.nplanned, line: line, path: path})
+		p.located.add(plannedPos{address: address, seq: p.nplanned, line: line, path: path, values: values})
 		p.nplanned++
 	}
 	return nil
@@ -1028,11 +1100,16 @@ func (p *parser) walkChanges(d *decoder, send func(*record)) error {
 				r.deposed = true
 				err = d.skipFast()
 			case "change":
+				// Its planned values, if it is the next resource located in
+				// planned_values, as it nearly always is.
+				planned := p.located.peek(r.address)
 				err = d.fields(func(k []byte) error {
 					var err error
 					switch string(k) {
 					case "after":
-						r.values, err = capture(d)
+						if r.values = sameValue(d, planned); !r.values.ok() {
+							r.values, err = capture(d)
+						}
 					case "after_unknown":
 						r.unknown, err = capture(d)
 					default:
@@ -1050,6 +1127,7 @@ func (p *parser) walkChanges(d *decoder, send func(*record)) error {
 			r.seq = p.nplanned + i
 			if pr, ok := p.located.find(r.address); ok {
 				r.path, r.line, r.seq = pr.path, pr.line, pr.seq
+				p.releasePlanned(pr.values.end, false)
 			} else {
 				r.path = "resource_changes[" + strconv.Itoa(i) + "]"
 			}
