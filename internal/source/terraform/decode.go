@@ -727,6 +727,19 @@ func (d *decoder) skipString() error {
 	}
 }
 
+// readUnique is readString for a string seen once (an address, a name):
+// not interned, where it would only push out the strings that repeat.
+func (d *decoder) readUnique() (string, error) {
+	if d.peek() != '"' {
+		return "", d.unexpected("a string")
+	}
+	b, err := d.rawString()
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
 // readString reads the string at pos, or fails if the next value is not a
 // string.
 func (d *decoder) readString() (string, error) {

@@ -916,6 +916,24 @@ func (x *plannedIndex) peek(address string) *plannedPos {
 	return nil
 }
 
+// readAddress reads a change's address: the string of the next resource
+// located in planned_values when it is that one, else a new one.
+func (p *parser) readAddress(d *decoder) (string, error) {
+	if d.peek() != '"' {
+		return "", d.unexpected("a string")
+	}
+	b, err := d.rawString()
+	if err != nil {
+		return "", err
+	}
+	if x := &p.located; x.next < x.list.len() {
+		if a := x.list.at(x.next).address; a == string(b) {
+			return a, nil
+		}
+	}
+	return string(b), nil
+}
+
 // sameValue passes over the value at the decoder's position when it is
 // byte for byte the planned value at, returning where it is; span{} when
 // it is not (or there is none). Terraform prints a resource's change.after
@@ -1018,13 +1036,13 @@ func (p *parser) walkResource(d *decoder, path string, send func(*record)) error
 		var err error
 		switch string(k) {
 		case "address":
-			r.address, err = d.readString()
+			r.address, err = d.readUnique()
 		case "mode":
 			r.mode, err = d.readString()
 		case "type":
 			r.typ, err = d.readString()
 		case "name":
-			r.name, err = d.readString()
+			r.name, err = d.readUnique()
 		case "provider_name":
 			r.provider, err = d.readString()
 		case "values":
@@ -1056,7 +1074,7 @@ func (p *parser) locateResource(d *decoder, path string) error {
 		var err error
 		switch string(k) {
 		case "address":
-			address, err = d.readString()
+			address, err = d.readUnique()
 		case "mode":
 			mode, err = d.readString()
 		case "type":
@@ -1087,13 +1105,13 @@ func (p *parser) walkChanges(d *decoder, send func(*record)) error {
 			var err error
 			switch string(k) {
 			case "address":
-				r.address, err = d.readString()
+				r.address, err = p.readAddress(d)
 			case "mode":
 				r.mode, err = d.readString()
 			case "type":
 				r.typ, err = d.readString()
 			case "name":
-				r.name, err = d.readString()
+				r.name, err = d.readUnique()
 			case "provider_name":
 				r.provider, err = d.readString()
 			case "deposed":
