@@ -1,9 +1,7 @@
 package terraform
 
 import (
-	"runtime"
 	"strings"
-	"sync"
 )
 
 // configResource is one resource block of the configuration.
@@ -31,32 +29,23 @@ type configIndex struct {
 	providers map[string]any
 }
 
-// configBlock is where one resource block is, with its module prefix.
-type configBlock struct {
-	prefix string
-	at     span
-}
-
-// readConfig reads the configuration object at d's position. Its module
-// tree is walked in order; the resource blocks, which a generated
-// configuration may hold by the ten thousand, are decoded on every core.
+// readConfig reads the configuration object at d's position, its module
+// tree in order, each resource block as it comes: a generated
+// configuration may hold them by the hundred thousand, and finding them
+// first to read them on every core walked them twice (the reader runs
+// beside the scan of planned_values, on a core of its own).
 func readConfig(d *decoder) (*configIndex, error) {
 	c := &configIndex{resources: map[string]configResource{}, outputs: map[string]map[string][]any{}, inputs: map[string]map[string][]any{}}
-	var blocks []configBlock
 	var module func(prefix string) error
 	module = func(prefix string) error {
 		return d.fields(func(k []byte) error {
 			switch string(k) {
 			case "resources":
 				return d.elements(func(int) error {
-					start, depth := d.pos, d.depth
-					if err := d.skipFast(); err != nil {
-						return err
+					if d.peek() != '{' {
+						return d.skipFast()
 					}
-					if d.data[start] == '{' {
-						blocks = append(blocks, configBlock{prefix, span{start, d.pos, depth}})
-					}
-					return nil
+					return readConfigResource(d, prefix, c.resources)
 				})
 			case "module_calls":
 				return d.fields(func(name []byte) error {
@@ -119,63 +108,34 @@ func readConfig(d *decoder) (*configIndex, error) {
 		return nil, err
 	}
 
-	type decoded struct {
-		addr string
-		cr   configResource
-		err  error
-	}
-	out := make([]decoded, len(blocks))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(blocks)/64))
-	chunk := (len(blocks) + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := 0; lo < len(blocks); lo += chunk {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bd := newDecoder(nil)
-			for i := lo; i < min(lo+chunk, len(blocks)); i++ {
-				b := blocks[i]
-				bd.reset(d.data[b.at.start:b.at.end], b.at.start)
-				bd.depth = b.at.depth
-				var addr string
-				var cr configResource
-				err := bd.fields(func(k []byte) error {
-					var err error
-					switch string(k) {
-					case "address":
-						addr, err = bd.readString()
-					case "provider_config_key":
-						cr.providerKey, err = bd.readString()
-					case "expressions":
-						// capture reads offsets in the block; the worker
-						// decodes from the whole file. Checked here, once,
-						// rather than by each instance's worker.
-						cr.expressions, err = captureValid(bd)
-						cr.expressions.start += b.at.start
-						cr.expressions.end += b.at.start
-					default:
-						err = bd.skipFast()
-					}
-					return err
-				})
-				if err != nil {
-					out[i].err = err
-					return
-				}
-				if addr != "" {
-					out[i] = decoded{addr: b.prefix + addr, cr: cr}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	for _, o := range out {
-		if o.err != nil {
-			return nil, o.err
-		}
-		if o.addr != "" {
-			c.resources[o.addr] = o.cr
-		}
-	}
 	return c, nil
+}
+
+// readConfigResource reads one resource block of the module at prefix
+// into resources.
+func readConfigResource(d *decoder, prefix string, resources map[string]configResource) error {
+	var addr string
+	var cr configResource
+	err := d.fields(func(k []byte) error {
+		var err error
+		switch string(k) {
+		case "address":
+			addr, err = d.readUnique()
+		case "provider_config_key":
+			cr.providerKey, err = d.readString()
+		case "expressions":
+			// Checked here, once, rather than by each instance's worker.
+			cr.expressions, err = captureValid(d)
+		default:
+			err = d.skipFast()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if addr != "" {
+		resources[prefix+addr] = cr
+	}
+	return nil
 }
