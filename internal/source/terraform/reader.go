@@ -245,9 +245,12 @@ func trim(rec *record, set *keySet) {
 	if n.obj != nil {
 		// One pass over the fields, asking the set, rather than a search
 		// of the fields for every key; of repeated keys the last counts.
-		kept := make(map[string]any, 4)
+		var kept map[string]any
 		for i := range n.obj.fields {
 			if f := &n.obj.fields[i]; set.has(f.key) {
+				if kept == nil {
+					kept = make(map[string]any, 4)
+				}
 				kept[f.key] = n.obj.value(f)
 			}
 		}
