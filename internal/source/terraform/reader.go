@@ -80,7 +80,7 @@ type Options struct {
 	// start) that Parse will most likely not read again: the sections a
 	// plan holds but Parse skips, and the resources' values once workers
 	// have mapped them. The ranges do not overlap, and calls may come from
-	// several goroutines, one at a time. A caller that mapped the file can
+	// several goroutines at once. A caller that mapped the file can
 	// drop their pages from memory; Parse may still read them (to place an
 	// error, or map a resource again), so they must stay readable, as the
 	// pages of a mapped file do.
@@ -160,9 +160,6 @@ type parser struct {
 	// plannedFrom is where the part of planned_values not given back yet
 	// starts, -1 when there is none (releasePlanned).
 	plannedFrom int
-	// behind gives back what the workers are done with; releases of the
-	// walker go through it too, one at a time.
-	behind *releaser
 	// locating is set while planned_values is walked only to locate the
 	// resources read from resource_changes: planned lists where each is,
 	// in file order, so a resource is located where its planned values
@@ -426,9 +423,14 @@ func (p *parser) scan() error {
 	}()
 
 	workers := runtime.GOMAXPROCS(0)
-	jobs := make(chan job, workers*4)
+	// Workers map only once the configuration is read, which for a large
+	// plan takes as long as walking its planned_values: the queue holds all
+	// the walker finds meanwhile, so that walking resource_changes and
+	// reading the configuration overlap rather than the walker waiting with
+	// a core idle (it walks resource_changes ten times faster than workers
+	// map them).
+	jobs := make(chan job, max(workers*4, jobQueue(len(p.data))))
 	behind := &releaser{release: p.release, done: map[int]int{}, min: releaseMin(len(p.data))}
-	p.behind = behind
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -477,6 +479,12 @@ func (p *parser) scan() error {
 	return nil
 }
 
+// jobQueue is how many batches the walker may queue ahead of the workers
+// for a file of size bytes: every resource it may hold (a plan's take
+// 3,000 bytes each, counted at 2,000). A batch queued is a pointer and
+// two offsets; its records are made anyway.
+func jobQueue(size int) int { return size / 2000 / jobBatch }
+
 // job is a batch of records the walker found one after the other; start
 // and end enclose their values in the file.
 type job struct {
@@ -520,7 +528,6 @@ func (r *releaser) finished(j job) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if j.seq == 0 {
 		r.from, r.started = j.start, true
 	}
@@ -535,10 +542,16 @@ func (r *releaser) finished(j job) {
 		r.next++
 		upTo = end
 	}
-	if r.started && upTo > r.from && upTo-r.from >= r.min {
-		r.release(r.from, upTo)
-		r.from = upTo
+	from := r.from
+	if !r.started || upTo <= from || upTo-from < r.min {
+		r.mu.Unlock()
+		return
 	}
+	r.from = upTo
+	// Released outside the lock: a release is a system call, which the
+	// other workers finishing batches need not wait for.
+	r.mu.Unlock()
+	r.release(from, upTo)
 }
 
 // releaseMin is the least a releaser of a file of size bytes gives back at
@@ -957,17 +970,11 @@ func sameValue(d *decoder, at *plannedPos) span {
 	return sp
 }
 
-// releaseRange gives back [start, end) of the file, under the releaser's
-// lock: the walker's releases and the workers' come one at a time.
+// releaseRange gives back [start, end) of the file.
 func (p *parser) releaseRange(start, end int) {
-	if p.release == nil {
-		return
+	if p.release != nil {
+		p.release(start, end)
 	}
-	if p.behind != nil {
-		p.behind.mu.Lock()
-		defer p.behind.mu.Unlock()
-	}
-	p.release(start, end)
 }
 
 // releasePlanned gives back planned_values up to end, in runs of at least
