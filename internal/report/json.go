@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync"
+	"sync/atomic"
 )
 
 // writeJSON writes the document as JSON. The schema is
@@ -54,46 +54,61 @@ func writeJSON(w io.Writer, d *document, _ Options) error {
 const findingBatch = 2048
 
 // writeFindings encodes the findings as the members of a JSON array, each
-// on its own line, batches in parallel, written in order. Each finding is
+// on its own line, batches on every core, written in order. Each finding is
 // built when it is encoded (document.findingAt).
+//
+// Workers take the next batch as they finish one, into a ring of buffers
+// the writer empties in order: with a round of batches at a time, the
+// core that finished its batch first waited for the other.
 func writeFindings(w *bufio.Writer, d *document) error {
 	total := len(d.order)
-	workers := runtime.GOMAXPROCS(0)
-	bufs := make([][]byte, workers)
-	for k := range bufs {
+	batches := (total + findingBatch - 1) / findingBatch
+	workers := min(runtime.GOMAXPROCS(0), batches)
+	ring := 2 * workers
+	type slot struct {
+		buf   []byte
+		err   error
+		ready chan struct{} // the batch in buf is encoded
+		free  chan struct{} // the writer is done with buf
+	}
+	slots := make([]slot, ring)
+	for k := range slots {
 		// A batch's findings take about 1 MB: sized once, a buffer is not
 		// grown (and copied) batch by batch.
-		bufs[k] = make([]byte, 0, findingBatch*1024)
+		slots[k] = slot{buf: make([]byte, 0, findingBatch*1024), ready: make(chan struct{}, 1), free: make(chan struct{}, 1)}
+		slots[k].free <- struct{}{}
 	}
-	apps := make([]*findingAppender, workers)
-	for k := range apps {
-		apps[k] = newFindingAppender()
-	}
-	errs := make([]error, workers)
-	for start := 0; start < total; start += workers * findingBatch {
-		var wg sync.WaitGroup
-		for k := 0; k < workers; k++ {
-			lo := start + k*findingBatch
-			if lo >= total {
-				break
+	var next atomic.Int64
+	for range workers {
+		go func() {
+			app := newFindingAppender()
+			for {
+				b := int(next.Add(1)) - 1
+				if b >= batches {
+					return
+				}
+				s := &slots[b%ring]
+				<-s.free
+				lo := b * findingBatch
+				s.buf, s.err = app.appendFindingsOf(s.buf[:0], d, lo, min(lo+findingBatch, total))
+				s.ready <- struct{}{}
 			}
-			hi := min(lo+findingBatch, total)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				bufs[k], errs[k] = apps[k].appendFindingsOf(bufs[k][:0], d, lo, hi)
-			}()
-		}
-		wg.Wait()
-		for k := range bufs {
-			if errs[k] != nil {
-				return errs[k]
-			}
-			w.Write(bufs[k])
-			bufs[k] = bufs[k][:0]
-		}
+		}()
 	}
-	return nil
+	var err error
+	for b := range batches {
+		s := &slots[b%ring]
+		<-s.ready
+		// After an error the batches are still taken in turn, so that no
+		// worker waits for a buffer forever; nothing more is written.
+		if err == nil {
+			if err = s.err; err == nil {
+				w.Write(s.buf)
+			}
+		}
+		s.free <- struct{}{}
+	}
+	return err
 }
 
 // appendFindingsOf appends the document's findings lo to hi, building
