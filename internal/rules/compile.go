@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
@@ -138,7 +138,9 @@ func (t *keyTrie) add(path string) int {
 // built when a resource of its type first needs it, so that a scan pays
 // for the estimates of the rules it runs only.
 type freeProgram struct {
-	once  sync.Once
+	// state is freeNew, freeBuilding or freeBuilt; prog and bound are
+	// set before it becomes freeBuilt.
+	state atomic.Int32
 	env   *cel.Env
 	ast   *cel.Ast
 	limit uint64
@@ -146,17 +148,30 @@ type freeProgram struct {
 	bound uint64
 }
 
+const (
+	freeNew = iota
+	freeBuilding
+	freeBuilt
+)
+
 // get returns the program and its bound; a nil program if it could not be
-// built, and the tracked one runs.
+// built, or while another goroutine builds it: the tracked one runs then,
+// with the same result, rather than a core waiting.
 func (f *freeProgram) get() (cel.Program, uint64) {
-	f.once.Do(func() {
-		prog, err := f.env.Program(f.ast, cel.EvalOptions(cel.OptOptimize))
-		if err != nil {
-			return
-		}
+	switch f.state.Load() {
+	case freeBuilt:
+		return f.prog, f.bound
+	case freeBuilding:
+		return nil, 0
+	}
+	if !f.state.CompareAndSwap(freeNew, freeBuilding) {
+		return f.get()
+	}
+	if prog, err := f.env.Program(f.ast, cel.EvalOptions(cel.OptOptimize)); err == nil {
 		f.prog, f.bound = prog, freeBound(f.env, f.ast, f.limit)
-		f.env, f.ast = nil, nil
-	})
+	}
+	f.env, f.ast = nil, nil
+	f.state.Store(freeBuilt)
 	return f.prog, f.bound
 }
 
