@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"bytes"
 	"maps"
 	"reflect"
 	"slices"
@@ -162,5 +163,25 @@ func TestAfterComparedWithPlanned(t *testing.T) {
 		`"resource_changes":[` + res("aws_vpc.a") + `,"change":{"actions":["create"],"before":null,"after":` + vpc("10.0.0.0/16") + `x,"after_unknown":{}}}]}`
 	if _, err := Parse("plan.json", []byte(plan)); err == nil {
 		t.Error("a malformed change.after was accepted")
+	}
+}
+
+// TestHasNewline checks the line break search on every core finds a
+// break wherever it is, and none where there is none.
+func TestHasNewline(t *testing.T) {
+	size := 40 << 20
+	data := bytes.Repeat([]byte{'x'}, size)
+	if hasNewline(data) {
+		t.Error("a break found in a file on one line")
+	}
+	for _, at := range []int{0, 1 << 20, 16 << 20, 16<<20 + 1, size / 2, size - 1} {
+		data[at] = '\n'
+		if !hasNewline(data) {
+			t.Errorf("the break at %d not found", at)
+		}
+		data[at] = 'x'
+	}
+	if hasNewline(nil) || !hasNewline([]byte("{\n}")) {
+		t.Error("small inputs answered wrong")
 	}
 }

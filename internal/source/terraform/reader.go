@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hoheit/hoheit/internal/inventory"
 	"github.com/hoheit/hoheit/internal/source/position"
@@ -376,6 +377,34 @@ func guessConfig(data []byte, plan bool) (c *configIndex, start, end int) {
 	return c, start, d.pos
 }
 
+// hasNewline reports whether data holds a line break. A file printed on
+// one line, as Terraform prints it, holds none, and is searched through
+// on every core: the search is the first thing a scan does, while the
+// other cores would wait.
+func hasNewline(data []byte) bool {
+	const chunk = 16 << 20
+	workers := runtime.GOMAXPROCS(0)
+	if len(data) < 2*chunk || workers == 1 {
+		return bytes.IndexByte(data, '\n') >= 0
+	}
+	if bytes.IndexByte(data[:chunk], '\n') >= 0 {
+		return true // a printed file breaks its first line early
+	}
+	data = data[chunk:]
+	var found atomic.Bool
+	share := (len(data) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(data); lo += share {
+		wg.Go(func() {
+			if bytes.IndexByte(data[lo:min(lo+share, len(data))], '\n') >= 0 {
+				found.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	return found.Load()
+}
+
 // lastIndex is bytes.LastIndex, searching chunks from the end forwards:
 // bytes.Index is vectorized, bytes.LastIndex is not, and the configuration
 // starts tens of megabytes before the end of a large plan.
@@ -404,7 +433,7 @@ func lastIndex(data, key []byte) int {
 // the bulky values to workers that decode (and, with the configuration
 // known, map) them in parallel.
 func (p *parser) scan() error {
-	if nl := bytes.IndexByte(p.data, '\n'); nl >= 0 && nl < len(bytes.TrimRight(p.data, " \r\n\t"))-1 {
+	if hasNewline(bytes.TrimRight(p.data, " \r\n\t")) {
 		p.lines = position.NewLines(p.data)
 	}
 	// A plan's resources are read from resource_changes, and planned_values
