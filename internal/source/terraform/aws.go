@@ -48,6 +48,9 @@ var awsMappers = map[string]mapper{
 // vpc_security_group_ids (or security_groups), by id or, before apply,
 // through the configuration's references.
 func awsAttachments(natives []*native, rs []*inventory.Resource) {
+	if len(natives) == 0 {
+		return
+	}
 	groups := map[string]*inventory.Resource{}
 	for _, r := range rs {
 		if r.Type == "network.firewall" && r.Provider == "aws" {
@@ -122,6 +125,9 @@ func awsAccountSetting(*native) *inventory.Resource { return nil }
 // resources they govern: an account public access block with all four
 // guards on covers every bucket of the account; EBS encryption by default
 // encrypts every new volume of its region, whatever the volume says.
+// awsDefaultTypes are the account-wide settings awsAccountDefaults applies.
+var awsDefaultTypes = map[string]bool{"aws_s3_account_public_access_block": true, "aws_ebs_encryption_by_default": true, "aws_ebs_default_kms_key": true}
+
 func awsAccountDefaults(natives []*native, rs []*inventory.Resource) {
 	var blocks, ebsDefaults, ebsKeys []*native
 	for _, n := range natives {

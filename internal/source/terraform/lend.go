@@ -40,11 +40,13 @@ func backRefRegistry() map[string]backRef {
 // lend applies every back reference: for each mapped resource (mapped[i]
 // is natives[i]'s, nil when it has none), the settings resource its
 // attribute names, by value or through the configuration's reference.
-func lend(natives []*native, mapped []*inventory.Resource, refs map[string]backRef) error {
+// lenders are the natives of the types refs names (others are passed
+// over).
+func lend(lenders, natives []*native, mapped []*inventory.Resource, refs map[string]backRef) error {
 	type valueKey struct{ typ, value string }
 	byAddr := map[string]*native{}
 	byValue := map[valueKey]*native{}
-	for _, n := range natives {
+	for _, n := range lenders {
 		if _, ok := refs[n.Type]; !ok || n == nil {
 			continue
 		}

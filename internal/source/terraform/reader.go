@@ -1263,12 +1263,29 @@ func (p *parser) build() (*inventory.Estate, error) {
 	est := &inventory.Estate{Resources: make([]*inventory.Resource, 0, len(recs))}
 	natives := make([]*native, len(recs))
 	var split []int
+	// The natives the later passes read, each gathered here rather than
+	// by a pass of its own over every resource; a plan has a few dozen
+	// types, classified once each.
+	var lenders, awsDefaults, attaching []*native
+	classes := map[string]typeClass{}
 	for i, rec := range recs {
 		n := rec.n
 		natives[i] = n
-		_, mapped := p.mappers[n.Type]
-		_, joined := p.joiners[n.Type]
-		_, lends := p.backRefs[n.Type]
+		c, ok := classes[n.Type]
+		if !ok {
+			c = p.classify(n.Type)
+			classes[n.Type] = c
+		}
+		mapped, joined, lends := c.mapped, c.joined, c.lends
+		if lends {
+			lenders = append(lenders, n)
+		}
+		if c.awsDefault {
+			awsDefaults = append(awsDefaults, n)
+		}
+		if c.attaching {
+			attaching = append(attaching, n)
+		}
 		switch {
 		case rec.r != nil:
 			est.Add(rec.r)
@@ -1299,11 +1316,11 @@ func (p *parser) build() (*inventory.Estate, error) {
 	for i, rec := range recs {
 		mapped[i] = rec.r
 	}
-	if err := lend(natives, mapped, p.backRefs); err != nil {
+	if err := lend(lenders, natives, mapped, p.backRefs); err != nil {
 		return nil, err
 	}
-	awsAccountDefaults(natives, est.Resources)
-	awsAttachments(natives, est.Resources)
+	awsAccountDefaults(awsDefaults, est.Resources)
+	awsAttachments(attaching, est.Resources)
 	if t != nil {
 		resolveKeyManagers(est.Resources, t)
 	}
@@ -1317,6 +1334,24 @@ func (p *parser) build() (*inventory.Estate, error) {
 	}
 	est.Inputs = []inventory.Input{{Path: p.file, Kind: p.kind, Resources: len(est.Resources)}}
 	return est, nil
+}
+
+// typeClass is what build does with the resources of one native type.
+type typeClass struct {
+	mapped, joined, lends bool
+	// awsDefault marks the account-wide AWS settings, attaching the
+	// types that attach security groups.
+	awsDefault, attaching bool
+}
+
+func (p *parser) classify(typ string) typeClass {
+	var c typeClass
+	_, c.mapped = p.mappers[typ]
+	_, c.joined = p.joiners[typ]
+	_, c.lends = p.backRefs[typ]
+	c.awsDefault = awsDefaultTypes[typ]
+	c.attaching = attachingTypes[typ]
+	return c
 }
 
 // safeMap runs a mapper, turning a panic (a bug, never the input's fault)
