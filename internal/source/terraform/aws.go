@@ -46,7 +46,8 @@ var awsMappers = map[string]mapper{
 // awsAttachments fills each security group's attached_to with the
 // instances, launch templates and databases that name it in
 // vpc_security_group_ids (or security_groups), by id or, before apply,
-// through the configuration's references.
+// through the configuration's references. natives and rs need only hold
+// those (build gathers them); others are passed over.
 func awsAttachments(natives []*native, rs []*inventory.Resource) {
 	if len(natives) == 0 {
 		return

@@ -202,6 +202,9 @@ type record struct {
 	// trimmed is set once n keeps only nativeKeysAfterMapping; a second
 	// mapping decodes the values again from their span.
 	trimmed bool
+	// awsFirewall is set for a record mapped to an AWS security group,
+	// noted while it is at hand for awsAttachments.
+	awsFirewall bool
 }
 
 // nativeKeysAfterMapping are the native attributes of a mapped resource
@@ -700,6 +703,7 @@ func (w *worker) process(rec *record, cfg *configIndex) {
 	if r != nil {
 		fillCommon(r, n)
 		rec.r = r
+		rec.awsFirewall = r.Type == "network.firewall" && r.Provider == "aws"
 		trim(rec, w.p.keep)
 		if rec.trimmed && (w.p.keepNative == nil || w.p.keepNative(r.Type)) {
 			r.NativeJSON = w.keepJSON(w.p.data[rec.values.start:rec.values.end])
@@ -1267,6 +1271,7 @@ func (p *parser) build() (*inventory.Estate, error) {
 	// by a pass of its own over every resource; a plan has a few dozen
 	// types, classified once each.
 	var lenders, awsDefaults, attaching []*native
+	var awsFirewalls []*inventory.Resource
 	classes := map[string]typeClass{}
 	for i, rec := range recs {
 		n := rec.n
@@ -1285,6 +1290,9 @@ func (p *parser) build() (*inventory.Estate, error) {
 		}
 		if c.attaching {
 			attaching = append(attaching, n)
+		}
+		if rec.awsFirewall && rec.r != nil {
+			awsFirewalls = append(awsFirewalls, rec.r)
 		}
 		switch {
 		case rec.r != nil:
@@ -1320,7 +1328,7 @@ func (p *parser) build() (*inventory.Estate, error) {
 		return nil, err
 	}
 	awsAccountDefaults(awsDefaults, est.Resources)
-	awsAttachments(attaching, est.Resources)
+	awsAttachments(attaching, awsFirewalls)
 	if t != nil {
 		resolveKeyManagers(est.Resources, t)
 	}
