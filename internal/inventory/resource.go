@@ -173,28 +173,15 @@ func (r *Resource) Value() map[string]any {
 // Common returns the value rules read as resource.<key> for a common
 // field; ok is false when key names none.
 func (r *Resource) Common(key string) (v any, ok bool) {
+	if s, ok := r.CommonString(key); ok {
+		return s, true
+	}
 	switch key {
-	case "provider":
-		return r.Provider, true
-	case "account":
-		return r.Account, true
-	case "region":
-		return r.Region, true
 	case "jurisdiction":
 		if !r.finalized {
 			r.finalize(nil)
 		}
 		return r.jurisdiction, true
-	case "type":
-		return r.Type, true
-	case "native_type":
-		return r.NativeType, true
-	case "id":
-		return r.ID, true
-	case "address":
-		return r.Address, true
-	case "name":
-		return r.Name, true
 	case "tags":
 		if r.Tags == nil {
 			return noTags, true

@@ -128,10 +128,6 @@ func (r *Resource) Layout() *Layout {
 	return r.layout
 }
 
-// HasSlots reports whether the resource keeps its attributes in the slots
-// of its type's layout (SlotValue), rather than in Attrs.
-func (r *Resource) HasSlots() bool { return r.slots != nil }
-
 // setSlot is Set for a resource with slots.
 func (r *Resource) setSlot(path string, value any) {
 	l := r.layout

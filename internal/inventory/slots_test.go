@@ -67,8 +67,8 @@ func TestSlotsAsMaps(t *testing.T) {
 			for i, s := range tt.sets {
 				slots.Set(s.path, s.value)
 				maps.Set(s.path, s.value)
-				if i == 0 && !slots.HasSlots() || maps.HasSlots() {
-					t.Fatalf("slots %v, maps %v: the resources do not keep their attributes as the test means", slots.HasSlots(), maps.HasSlots())
+				if i == 0 && !(slots.Layout() != nil) || (maps.Layout() != nil) {
+					t.Fatalf("slots %v, maps %v: the resources do not keep their attributes as the test means", (slots.Layout() != nil), (maps.Layout() != nil))
 				}
 				step := fmt.Sprintf("after set %d (%s)", i, s.path)
 				if got, want := slots.Attributes(), maps.Attributes(); !reflect.DeepEqual(got, want) {
@@ -117,7 +117,7 @@ func TestSlotsFilled(t *testing.T) {
 		maps := &Resource{Type: typ, ID: "r", Attrs: map[string]any{}}
 		e := &Estate{Resources: []*Resource{slots, maps}}
 		e.Finalize()
-		if !slots.HasSlots() {
+		if !(slots.Layout() != nil) {
 			t.Fatalf("%s: no slots", typ)
 		}
 		if got, want := slots.Value(), maps.Value(); !reflect.DeepEqual(got, want) {

@@ -75,7 +75,7 @@ type keyTrie struct {
 	root  keyNode
 	slots int
 	// layout is the layout of the type's resources with slots
-	// (inventory.Resource.HasSlots), which place marks on the nodes.
+	// (inventory.Resource.Layout), which place marks on the nodes.
 	layout *inventory.Layout
 }
 

@@ -643,23 +643,7 @@ func (a *resourceActivation) encodeRoot(t *keyTrie) {
 		if !found {
 			v, found = a.res.Attrs[c.seg]
 		}
-		st := keyFound
-		if !found {
-			st = keyAbsent
-		}
-		if c.slot >= 0 {
-			k := pathKey{start: len(a.keyBuf)}
-			if found {
-				a.keyBuf, k.ok = appendValueKey(a.keyBuf, v, 0)
-			} else {
-				a.keyBuf, k.ok = append(a.keyBuf, 'A'), true
-			}
-			k.end = len(a.keyBuf)
-			a.keys[c.slot] = k
-		}
-		if len(c.children) > 0 {
-			a.encodeKeys(c, v, st)
-		}
+		a.encodeAt(c, v, found)
 	}
 }
 
@@ -685,6 +669,12 @@ func (a *resourceActivation) encodeSlots(c *keyNode) {
 	} else {
 		v, found = a.res.Get(c.path)
 	}
+	a.encodeAt(c, v, found)
+}
+
+// encodeAt encodes the path that ends at c, whose value is v (or absent),
+// and the paths below it.
+func (a *resourceActivation) encodeAt(c *keyNode, v any, found bool) {
 	if c.slot >= 0 {
 		a.encodeNode(c, v, found)
 	}
